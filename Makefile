@@ -1,0 +1,126 @@
+# devcloud housekeeping functions: one static `bootstrap` per function.
+#
+#   make            build/<fn>/bootstrap and build/<fn>.zip for every functions/<fn>
+#   make test       install what is missing, build everything, run every test
+#   make demo       run the stopper on a small emulated dev cloud
+#   make deps       fetch and build third-party libraries (run automatically)
+#   make clean      remove build/ (keeps nothing)
+
+CC       ?= gcc
+CLANG    ?= clang
+PYTHON   := /usr/bin/python3
+BUILD    := build
+DEPS     := $(BUILD)/deps
+PREFIX   := $(DEPS)/prefix
+STAMP    := $(DEPS)/.stamp
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+WARN     := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wvla \
+            -Wwrite-strings -fno-common
+CPPFLAGS := -D_GNU_SOURCE -DDEVCLOUD_VERSION='"$(VERSION)"' -Icommon -Iruntime -I$(PREFIX)/include
+CFLAGS   := -std=c17 -O2 -ffunction-sections -fdata-sections $(WARN)
+# cJSON is third-party code: built without our -Werror policy
+CJSON_CFLAGS := -std=c17 -O2 -ffunction-sections -fdata-sections -w
+LIBS     := $(PREFIX)/lib/libcurl.a -lcares -lssl -lcrypto -lexpat -lz -lpthread -lm
+STATIC_LDFLAGS := -static -s -Wl,--gc-sections
+ASAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g -O1
+
+FUNCTIONS  := $(notdir $(wildcard functions/*))
+COMMON_SRC := $(wildcard common/*.c) $(wildcard runtime/*.c)
+FN_LIB_SRC := $(filter-out %/main.c,$(wildcard functions/*/*.c))
+HEADERS    := $(wildcard common/*.h runtime/*.h functions/*/*.h)
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+TOOLS      := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
+FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+OBJ      := $(BUILD)/obj
+ASAN_OBJ := $(BUILD)/asan/obj
+COMMON_OBJ      := $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRC)) $(OBJ)/cJSON.o
+ASAN_COMMON_OBJ := $(patsubst %.c,$(ASAN_OBJ)/%.o,$(COMMON_SRC) $(FN_LIB_SRC)) $(ASAN_OBJ)/cJSON.o
+
+BOOTSTRAPS := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f)/bootstrap)
+ZIPS       := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f).zip)
+
+.PHONY: all deps test unit demo clean tools asan fuzz format check-static
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BOOTSTRAPS) $(ZIPS)
+
+deps: $(STAMP)
+
+$(STAMP): scripts/deps.sh
+	scripts/deps.sh $(DEPS)
+	touch $@
+
+# ---- static objects and binaries ----
+
+$(OBJ)/cJSON.o: $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CJSON_CFLAGS) -I$(PREFIX)/include -c -o $@ $(PREFIX)/src/cJSON.c
+
+$(OBJ)/%.o: %.c $(HEADERS) $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+define function_rules
+$(BUILD)/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(STATIC_LDFLAGS) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
+	@grep -v -e 'statically linked applications requires at runtime' -e 'in function' $$@.link.log || true
+
+$(BUILD)/$(1).zip: $(BUILD)/$(1)/bootstrap scripts/zip.py
+	$(PYTHON) scripts/zip.py $$@ $$<
+
+$(BUILD)/asan/$(1)/bootstrap: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(ASAN_COMMON_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(ASAN) -o $$@ $$(filter-out $(patsubst %.c,$(ASAN_OBJ)/%.o,$(filter-out functions/$(1)/%,$(FN_LIB_SRC))),$$^) $(LIBS)
+endef
+$(foreach f,$(FUNCTIONS),$(eval $(call function_rules,$(f))))
+
+# ---- sanitizer builds, unit tests and test tools ----
+
+$(ASAN_OBJ)/cJSON.o: $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN) $(CJSON_CFLAGS) -I$(PREFIX)/include -c -o $@ $(PREFIX)/src/cJSON.c
+
+$(ASAN_OBJ)/%.o: %.c $(HEADERS) $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -c -o $@ $<
+
+$(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Wno-missing-prototypes -Ifunctions -o $@ $^ -lcmocka $(LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Ifunctions $(STATIC_LDFLAGS) -o $@ $^ $(LIBS) 2> $@.link.log || { cat $@.link.log; exit 1; }
+
+$(BUILD)/asan/tools/%: tests/tools/%.c $(ASAN_COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Ifunctions -o $@ $^ $(LIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) -std=c17 -g -O1 -Ifunctions -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(COMMON_SRC) $(FN_LIB_SRC) $(PREFIX)/src/cJSON.c $(LIBS)
+
+tools: $(foreach t,$(TOOLS),$(BUILD)/tools/$(t) $(BUILD)/asan/tools/$(t))
+asan: $(foreach f,$(FUNCTIONS),$(BUILD)/asan/$(f)/bootstrap)
+unit: $(foreach t,$(UNIT_TESTS),$(BUILD)/asan/tests/$(t))
+fuzz: $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
+
+test: all tools asan unit fuzz
+	tests/run.sh $(BUILD)
+
+demo: all tools
+	$(PYTHON) tests/demo/demo.py --build $(BUILD)
+
+check-static: all
+	@for b in $(BOOTSTRAPS); do ldd $$b 2>&1 | grep -q 'not a dynamic executable' || { echo "$$b is not static"; exit 1; }; done
+
+format:
+	clang-format -i $(COMMON_SRC) $(HEADERS) $(wildcard functions/*/*.c tests/unit/*.c tests/tools/*.c)
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tools $(BUILD)/fuzz $(BOOTSTRAPS) $(ZIPS)

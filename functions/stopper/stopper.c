@@ -1,0 +1,566 @@
+#include "stopper.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cJSON.h"
+#include "config.h"
+#include "event.h"
+#include "log.h"
+#include "timeutil.h"
+#include "banned.h"
+
+#define ASG_TAG "aws:autoscaling:groupName"
+#define MAX_IDS_PER_CALL 1000
+
+/* ---- plan ---- */
+
+enum stopper_optout stopper_read_optout(const char *value, int64_t now_s, int64_t *until_s)
+{
+	struct buf trimmed = BUF_INIT;
+	enum stopper_optout r;
+	bool flag, date_only;
+	int64_t t;
+
+	*until_s = 0;
+	if (!value)
+		return STOPPER_OPTOUT_NONE;
+	buf_appendv(&trimmed, view_trim(view_from(value)));
+	if (config_parse_bool(buf_cstr(&trimmed), &flag)) {
+		r = flag ? STOPPER_OPTOUT_KEEP : STOPPER_OPTOUT_NONE;
+	} else if (time_parse_iso8601(buf_cstr(&trimmed), &t, &date_only) == 0) {
+		/* a date alone means "keep it through that day" */
+		*until_s = date_only ? t + 86400 : t;
+		r = now_s < *until_s ? STOPPER_OPTOUT_KEEP : STOPPER_OPTOUT_NONE;
+	} else {
+		r = STOPPER_OPTOUT_UNREADABLE;
+	}
+	buf_release(&trimmed);
+	return r;
+}
+
+static void decide(const struct ec2_instance *inst, int64_t now_s,
+		   const struct stopper_policy *policy, struct stopper_decision *d)
+{
+	const char *group = ec2_instance_tag(inst, ASG_TAG);
+	const char *optout = ec2_instance_tag(inst, policy->keep_running_tag);
+	struct buf reason = BUF_INIT;
+	int64_t until;
+
+	d->instance = inst;
+	d->action = STOPPER_SKIP;
+	d->hibernate = false;
+	d->reason = NULL;
+
+	if (strcmp(inst->state, "running") && strcmp(inst->state, "pending")) {
+		buf_appendf(&reason, "state is '%s'", inst->state);
+	} else if (group) {
+		/* the group would replace it; its scaling is not ours to change */
+		buf_appendf(&reason, "member of Auto Scaling group '%s'", group);
+	} else {
+		switch (stopper_read_optout(optout, now_s, &until)) {
+		case STOPPER_OPTOUT_KEEP:
+			if (until) {
+				buf_appends(&reason, "opted out until ");
+				time_format_iso8601(until, &reason);
+				buf_appendf(&reason, " (%s=%s)", policy->keep_running_tag, optout);
+			} else {
+				buf_appendf(&reason, "opted out (%s=%s)", policy->keep_running_tag,
+					    optout);
+			}
+			break;
+		case STOPPER_OPTOUT_UNREADABLE:
+			buf_appendf(&reason,
+				    "unreadable %s value '%.64s' (write true, a date like 2026-11-25 "
+				    "or a time like 2026-11-25T08:00:00Z); kept running",
+				    policy->keep_running_tag, optout);
+			break;
+		case STOPPER_OPTOUT_NONE:
+			d->action = strcmp(inst->state, "pending") ? STOPPER_STOP
+								   : STOPPER_STOP_WHEN_RUNNING;
+			d->hibernate = policy->hibernate && inst->hibernation_configured;
+			break;
+		}
+	}
+	if (d->action == STOPPER_SKIP)
+		d->reason = buf_detach(&reason);
+	buf_release(&reason);
+}
+
+void stopper_plan(const struct ec2_instance_list *instances, int64_t now_s,
+		  const struct stopper_policy *policy, struct stopper_plan *out)
+{
+	out->count = instances->count;
+	out->items = xcalloc(instances->count, sizeof(*out->items));
+	for (size_t i = 0; i < instances->count; i++)
+		decide(&instances->items[i], now_s, policy, &out->items[i]);
+}
+
+void stopper_plan_release(struct stopper_plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++)
+		free(plan->items[i].reason);
+	free(plan->items);
+	plan->items = NULL;
+	plan->count = 0;
+}
+
+/* ---- result ---- */
+
+static void push_id(char ***list, size_t *count, const char *id)
+{
+	*list = xrealloc(*list, (*count + 1) * sizeof(**list));
+	(*list)[(*count)++] = xstrdup(id);
+}
+
+static void push_pair(struct stopper_failure **list, size_t *count, const char *id,
+		      const char *text)
+{
+	*list = xrealloc(*list, (*count + 1) * sizeof(**list));
+	(*list)[*count].id = xstrdup(id);
+	(*list)[*count].error = xstrdup(text);
+	(*count)++;
+}
+
+static void release_ids(char **list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(list[i]);
+	free(list);
+}
+
+static void release_pairs(struct stopper_failure *list, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(list[i].id);
+		free(list[i].error);
+	}
+	free(list);
+}
+
+void stopper_result_release(struct stopper_result *r)
+{
+	release_ids(r->stopped, r->stopped_count);
+	release_ids(r->hibernated, r->hibernated_count);
+	release_pairs(r->skipped, r->skipped_count);
+	release_pairs(r->failed, r->failed_count);
+	memset(r, 0, sizeof(*r));
+}
+
+static cJSON *pairs_json(const struct stopper_failure *list, size_t count, const char *key)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < count; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", list[i].id);
+		cJSON_AddStringToObject(o, key, list[i].error);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+char *stopper_result_json(const struct stopper_result *r)
+{
+	cJSON *root = cJSON_CreateObject();
+	char *text, *out;
+
+	cJSON_AddItemToObject(root, "stopped",
+			      cJSON_CreateStringArray((const char *const *)r->stopped,
+						      (int)r->stopped_count));
+	cJSON_AddItemToObject(root, "hibernated",
+			      cJSON_CreateStringArray((const char *const *)r->hibernated,
+						      (int)r->hibernated_count));
+	cJSON_AddItemToObject(root, "skipped", pairs_json(r->skipped, r->skipped_count, "reason"));
+	cJSON_AddItemToObject(root, "failed", pairs_json(r->failed, r->failed_count, "error"));
+	cJSON_AddBoolToObject(root, "dry_run", r->dry_run);
+	text = cJSON_PrintUnformatted(root);
+	out = xstrdup(text ? text : "{}");
+	cJSON_free(text);
+	cJSON_Delete(root);
+	return out;
+}
+
+/* ---- apply ---- */
+
+static const char *instance_name(const struct stopper_plan *plan, const char *id)
+{
+	for (size_t i = 0; i < plan->count; i++)
+		if (!strcmp(plan->items[i].instance->id, id)) {
+			const char *name = ec2_instance_tag(plan->items[i].instance, "Name");
+			return name ? name : "";
+		}
+	return "";
+}
+
+static void record_stopped(const struct stopper_plan *plan, struct stopper_result *r,
+			   const char *id, bool hibernated, bool dry_run)
+{
+	const char *name = instance_name(plan, id);
+
+	push_id(&r->stopped, &r->stopped_count, id);
+	if (hibernated)
+		push_id(&r->hibernated, &r->hibernated_count, id);
+	log_info("%s %s%s%s%s", dry_run ? (hibernated ? "would hibernate" : "would stop")
+					: (hibernated ? "hibernated" : "stopped"),
+		 id, *name ? " (" : "", name, *name ? ")" : "");
+}
+
+static void record_failed(struct stopper_result *r, const char *id, const char *why)
+{
+	push_pair(&r->failed, &r->failed_count, id, why);
+	log_error("cannot stop '%s': %s", id, why);
+}
+
+/* Stops one instance; a refused hibernation falls back to a plain stop. */
+static void stop_one(struct aws_client *aws, const struct stopper_plan *plan, const char *id,
+		     bool hibernate, const struct stopper_apply_options *opts,
+		     struct stopper_result *r)
+{
+	struct ec2_stop_options so = { hibernate, opts->dry_run };
+	struct aws_error e;
+	struct buf why = BUF_INIT;
+
+	if (ec2_stop_instances(aws, &id, 1, &so, &e) == 0) {
+		record_stopped(plan, r, id, hibernate, opts->dry_run);
+		return;
+	}
+	if (hibernate && (aws_error_is(&e, "UnsupportedHibernationConfiguration") ||
+			  aws_error_is(&e, "UnsupportedOperation"))) {
+		log_warn("cannot hibernate '%s' (%s); stopping it instead", id, e.code);
+		so.hibernate = false;
+		if (ec2_stop_instances(aws, &id, 1, &so, &e) == 0) {
+			record_stopped(plan, r, id, false, opts->dry_run);
+			return;
+		}
+	}
+	aws_error_describe(&e, &why);
+	record_failed(r, id, buf_cstr(&why));
+	buf_release(&why);
+}
+
+/*
+ * Stops ids in batches. EC2 stops all of a call's instances or none, so a
+ * refused batch is retried one instance at a time: one bad instance never
+ * leaves the others running.
+ */
+static void stop_batches(struct aws_client *aws, const struct stopper_plan *plan,
+			 const char **ids, size_t n, bool hibernate,
+			 const struct stopper_apply_options *opts, struct stopper_result *r)
+{
+	size_t batch = opts->batch_size ? opts->batch_size : 50;
+
+	if (batch > MAX_IDS_PER_CALL)
+		batch = MAX_IDS_PER_CALL;
+	for (size_t start = 0; start < n; start += batch) {
+		size_t count = n - start < batch ? n - start : batch;
+		struct ec2_stop_options so = { hibernate, opts->dry_run };
+		struct aws_error e;
+
+		if (count == 1) {
+			stop_one(aws, plan, ids[start], hibernate, opts, r);
+			continue;
+		}
+		if (ec2_stop_instances(aws, ids + start, count, &so, &e) == 0) {
+			for (size_t i = 0; i < count; i++)
+				record_stopped(plan, r, ids[start + i], hibernate, opts->dry_run);
+			continue;
+		}
+		log_warn("StopInstances for %zu instances refused (%s%s%s); trying them one by one",
+			 count, e.code[0] ? e.code : e.message, e.code[0] ? ": " : "",
+			 e.code[0] ? e.message : "");
+		for (size_t i = 0; i < count; i++)
+			stop_one(aws, plan, ids[start + i], hibernate, opts, r);
+	}
+}
+
+static bool decision_hibernates(const struct stopper_plan *plan, const char *id)
+{
+	for (size_t i = 0; i < plan->count; i++)
+		if (!strcmp(plan->items[i].instance->id, id))
+			return plan->items[i].hibernate;
+	return false;
+}
+
+/*
+ * Waits for pending instances to reach `running`, stopping each as it does,
+ * while the invocation has time; the ones still pending at the end fail.
+ */
+static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan,
+			 const char **pending, size_t n, const struct stopper_apply_options *opts,
+			 struct stopper_result *r)
+{
+	bool first = true;
+
+	while (n) {
+		struct ec2_instance_list found = EC2_INSTANCE_LIST_INIT;
+		struct aws_error e;
+		size_t kept = 0;
+
+		if (!first) {
+			if (aws_client_time_left_ms(aws) <= opts->poll_interval_ms)
+				break;
+			aws_client_sleep_ms(aws, opts->poll_interval_ms);
+		}
+		first = false;
+		log_info("waiting for %zu pending instance%s to reach running", n, n == 1 ? "" : "s");
+		if (ec2_describe_instances_by_id(aws, pending, n, &found, &e)) {
+			struct buf why = BUF_INIT;
+			aws_error_describe(&e, &why);
+			log_warn("cannot look at the pending instances: %s", buf_cstr(&why));
+			buf_release(&why);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct ec2_instance *inst = NULL;
+
+			for (size_t j = 0; j < found.count; j++)
+				if (!strcmp(found.items[j].id, pending[i]))
+					inst = &found.items[j];
+			if (!inst) {
+				push_pair(&r->skipped, &r->skipped_count, pending[i],
+					  "no longer exists");
+			} else if (!strcmp(inst->state, "running")) {
+				stop_one(aws, plan, pending[i], decision_hibernates(plan, pending[i]),
+					 opts, r);
+			} else if (!strcmp(inst->state, "pending")) {
+				pending[kept++] = pending[i];
+			} else {
+				struct buf why = BUF_INIT;
+				buf_appendf(&why, "was pending, then became '%s' by itself", inst->state);
+				push_pair(&r->skipped, &r->skipped_count, pending[i], buf_cstr(&why));
+				buf_release(&why);
+			}
+		}
+		n = kept;
+		ec2_instance_list_release(&found);
+	}
+	for (size_t i = 0; i < n; i++)
+		record_failed(r, pending[i], "still pending when the invocation ran out of time");
+}
+
+void stopper_apply(struct aws_client *aws, const struct stopper_plan *plan,
+		   const struct stopper_apply_options *opts, struct stopper_result *r)
+{
+	const char **plain = xcalloc(plan->count, sizeof(*plain));
+	const char **hib = xcalloc(plan->count, sizeof(*hib));
+	const char **pending = xcalloc(plan->count, sizeof(*pending));
+	size_t nplain = 0, nhib = 0, npending = 0;
+
+	r->dry_run = opts->dry_run;
+	for (size_t i = 0; i < plan->count; i++) {
+		const struct stopper_decision *d = &plan->items[i];
+		const char *id = d->instance->id;
+
+		switch (d->action) {
+		case STOPPER_SKIP:
+			push_pair(&r->skipped, &r->skipped_count, id, d->reason);
+			log_info("skipping %s: %s", id, d->reason);
+			break;
+		case STOPPER_STOP:
+			if (d->hibernate)
+				hib[nhib++] = id;
+			else
+				plain[nplain++] = id;
+			break;
+		case STOPPER_STOP_WHEN_RUNNING:
+			pending[npending++] = id;
+			break;
+		}
+	}
+	stop_batches(aws, plan, plain, nplain, false, opts, r);
+	stop_batches(aws, plan, hib, nhib, true, opts, r);
+	if (opts->dry_run) {
+		/* a dry run does not wait: these would be stopped once running */
+		for (size_t i = 0; i < npending; i++) {
+			log_info("would stop %s once it is running", pending[i]);
+			push_id(&r->stopped, &r->stopped_count, pending[i]);
+		}
+	} else {
+		stop_pending(aws, plan, pending, npending, opts, r);
+	}
+	free(plain);
+	free(hib);
+	free(pending);
+}
+
+/* ---- the Lambda function ---- */
+
+static const struct config_setting settings[] = {
+	{ "INSTANCE_FILTERS", "tag:devcloud:role=devbox",
+	  "EC2 filters selecting the dev boxes: name=value[,value], several separated by ';'",
+	  false },
+	{ "KEEP_RUNNING_TAG", "devcloud:keep-running",
+	  "opt-out tag: 'true', or a date (2026-11-25, kept through that day, UTC) or time "
+	  "(2026-11-25T08:00:00Z) until which the box keeps running",
+	  false },
+	{ "HIBERNATE", "false",
+	  "hibernate, rather than stop, the instances configured for hibernation", false },
+	{ "DRY_RUN", "false", "change nothing; EC2's DryRun checks permissions and the response "
+			      "lists what would be stopped", false },
+	{ "STOP_BATCH_SIZE", "50", "instances per StopInstances call (1-1000)", false },
+	{ "PENDING_POLL_INTERVAL_MS", "5000",
+	  "how often to look at pending instances while waiting to stop them (100-60000)", false },
+};
+enum { S_FILTERS, S_TAG, S_HIBERNATE, S_DRY_RUN, S_BATCH, S_POLL };
+
+static const struct event_field event_fields[] = {
+	{ "dry_run", EVENT_BOOL },
+	{ "hibernate", EVENT_BOOL },
+	{ "instance_filters", EVENT_STRING },
+};
+enum { E_DRY_RUN, E_HIBERNATE, E_FILTERS, E_COUNT };
+
+struct stopper_state {
+	struct aws_client *aws;
+	struct ec2_filter_list filters;
+	char *keep_running_tag;
+	bool hibernate;
+	bool dry_run;
+	long batch_size;
+	long poll_interval_ms;
+};
+
+void stopper_help(struct buf *out)
+{
+	buf_appends(out,
+		    "stopper - stops the running dev boxes every evening.\n\n"
+		    "Selects the running and pending instances matching INSTANCE_FILTERS and stops\n"
+		    "them, except Auto Scaling group members and instances opted out with\n"
+		    "KEEP_RUNNING_TAG. Pending ones are stopped once they reach running.\n\n"
+		    "Event: a scheduled event, {}, or overrides such as\n"
+		    "  {\"dry_run\": true, \"hibernate\": false, \"instance_filters\": \"tag:Name=alice\"}\n\n");
+	config_help("Configuration (environment variables)", settings,
+		    sizeof(settings) / sizeof(settings[0]), out);
+	aws_config_help(out);
+}
+
+void stopper_release(void *state)
+{
+	struct stopper_state *s = state;
+
+	if (!s)
+		return;
+	aws_client_free(s->aws);
+	ec2_filters_release(&s->filters);
+	free(s->keep_running_tag);
+	free(s);
+}
+
+int stopper_init(void **state, struct buf *errmsg)
+{
+	struct stopper_state *s = xcalloc(1, sizeof(*s));
+	const char *tag = NULL;
+	int err;
+
+	*state = NULL;
+	if ((err = ec2_filters_parse(config_value(&settings[S_FILTERS]), "INSTANCE_FILTERS",
+				     &s->filters, errmsg)) ||
+	    (err = config_string(&settings[S_TAG], true, 127, &tag, errmsg)) ||
+	    (err = config_bool(&settings[S_HIBERNATE], &s->hibernate, errmsg)) ||
+	    (err = config_bool(&settings[S_DRY_RUN], &s->dry_run, errmsg)) ||
+	    (err = config_long(&settings[S_BATCH], 1, MAX_IDS_PER_CALL, &s->batch_size, errmsg)) ||
+	    (err = config_long(&settings[S_POLL], 100, 60000, &s->poll_interval_ms, errmsg)) ||
+	    (err = aws_client_from_env(&s->aws, errmsg))) {
+		stopper_release(s);
+		return err;
+	}
+	s->keep_running_tag = xstrdup(tag);
+	*state = s;
+	return 0;
+}
+
+static void list_failures(const struct stopper_result *r, struct buf *out)
+{
+	buf_appendf(out, "%zu instance%s not stopped: ", r->failed_count,
+		    r->failed_count == 1 ? "" : "s");
+	for (size_t i = 0; i < r->failed_count; i++) {
+		if (i == 10) {
+			buf_appendf(out, "; and %zu more", r->failed_count - i);
+			break;
+		}
+		buf_appendf(out, "%s%s (%s)", i ? "; " : "", r->failed[i].id, r->failed[i].error);
+	}
+}
+
+void stopper_handle(void *state, const struct lambda_request *req, struct lambda_response *resp)
+{
+	struct stopper_state *s = state;
+	struct event_value ev[E_COUNT] = { 0 };
+	struct ec2_filter_list event_filters = EC2_FILTER_LIST_INIT;
+	struct ec2_filter_list query = EC2_FILTER_LIST_INIT;
+	const struct ec2_filter_list *filters = &s->filters;
+	struct ec2_instance_list instances = EC2_INSTANCE_LIST_INIT;
+	struct stopper_plan plan = { NULL, 0 };
+	struct stopper_result result = { 0 };
+	struct buf msg = BUF_INIT, desc = BUF_INIT;
+	struct aws_error e;
+	bool scheduled;
+	static const char *const live_states[] = { "running", "pending", NULL };
+
+	aws_client_set_deadline(s->aws, req->deadline_ms);
+	if (event_parse(req->payload, event_fields, E_COUNT, ev, &scheduled, &msg)) {
+		lambda_fail(resp, "Stopper.InvalidEvent", "%s", buf_cstr(&msg));
+		goto out;
+	}
+	if (ev[E_FILTERS].present) {
+		if (ec2_filters_parse(ev[E_FILTERS].string, "instance_filters", &event_filters,
+				      &msg)) {
+			lambda_fail(resp, "Stopper.InvalidEvent", "%s", buf_cstr(&msg));
+			goto out;
+		}
+		filters = &event_filters;
+	}
+	struct stopper_policy policy = {
+		s->keep_running_tag,
+		ev[E_HIBERNATE].present ? ev[E_HIBERNATE].boolean : s->hibernate,
+	};
+	struct stopper_apply_options opts = {
+		ev[E_DRY_RUN].present ? ev[E_DRY_RUN].boolean : s->dry_run,
+		(size_t)s->batch_size, s->poll_interval_ms,
+	};
+
+	/* the caller's filters, and only live instances */
+	for (size_t i = 0; i < filters->count; i++)
+		ec2_filters_add(&query, filters->items[i].name,
+				(const char *const *)filters->items[i].values);
+	ec2_filters_add(&query, "instance-state-name", live_states);
+	ec2_filters_describe(filters, &desc);
+	log_info("%slooking for running dev boxes (%s)", opts.dry_run ? "dry run: " : "",
+		 buf_cstr(&desc));
+
+	if (ec2_describe_instances(s->aws, &query, &instances, &e)) {
+		buf_reset(&msg);
+		aws_error_describe(&e, &msg);
+		log_error("cannot list instances: %s", buf_cstr(&msg));
+		lambda_fail(resp, "Stopper.ListFailed",
+			    "cannot list instances (%s): %s; nothing was stopped", buf_cstr(&desc),
+			    buf_cstr(&msg));
+		goto out;
+	}
+	stopper_plan(&instances, aws_client_now_ms(s->aws) / 1000, &policy, &plan);
+	stopper_apply(s->aws, &plan, &opts, &result);
+
+	char *json = stopper_result_json(&result);
+	buf_appends(&resp->payload, json);
+	free(json);
+	log_info("%s%zu stopped (%zu hibernated), %zu skipped, %zu failed",
+		 opts.dry_run ? "dry run: " : "", result.stopped_count, result.hibernated_count,
+		 result.skipped_count, result.failed_count);
+	if (result.failed_count) {
+		buf_reset(&msg);
+		list_failures(&result, &msg);
+		log_info("result: %s", buf_cstr(&resp->payload));
+		lambda_fail(resp, "Stopper.InstancesNotStopped", "%s", buf_cstr(&msg));
+	}
+out:
+	event_values_release(ev, E_COUNT);
+	ec2_filters_release(&event_filters);
+	ec2_filters_release(&query);
+	stopper_plan_release(&plan);
+	stopper_result_release(&result);
+	ec2_instance_list_release(&instances);
+	buf_release(&msg);
+	buf_release(&desc);
+}
