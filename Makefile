@@ -30,6 +30,7 @@ COMMON_SRC := $(wildcard common/*.c) $(wildcard runtime/*.c)
 FN_LIB_SRC := $(filter-out %/main.c,$(wildcard functions/*/*.c))
 HEADERS    := $(wildcard common/*.h runtime/*.h functions/*/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_HELPERS := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
 TOOLS      := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -88,9 +89,10 @@ $(ASAN_OBJ)/%.o: %.c $(HEADERS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -c -o $@ $<
 
-$(BUILD)/asan/tests/%: tests/unit/%.c $(ASAN_COMMON_OBJ)
+$(BUILD)/asan/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(wildcard tests/unit/*.h) $(ASAN_COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Wno-missing-prototypes -Ifunctions -o $@ $^ -lcmocka $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Wno-missing-prototypes -Ifunctions -Itests/unit -o $@ \
+		$(filter %.c %.o,$^) -lcmocka $(LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)

@@ -161,17 +161,22 @@ static cJSON *pairs_json(const struct stopper_failure *list, size_t count, const
 	return arr;
 }
 
+static cJSON *ids_json(char *const *ids, size_t count)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; i < count; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(ids[i]));
+	return arr;
+}
+
 char *stopper_result_json(const struct stopper_result *r)
 {
 	cJSON *root = cJSON_CreateObject();
 	char *text, *out;
 
-	cJSON_AddItemToObject(root, "stopped",
-			      cJSON_CreateStringArray((const char *const *)r->stopped,
-						      (int)r->stopped_count));
-	cJSON_AddItemToObject(root, "hibernated",
-			      cJSON_CreateStringArray((const char *const *)r->hibernated,
-						      (int)r->hibernated_count));
+	cJSON_AddItemToObject(root, "stopped", ids_json(r->stopped, r->stopped_count));
+	cJSON_AddItemToObject(root, "hibernated", ids_json(r->hibernated, r->hibernated_count));
 	cJSON_AddItemToObject(root, "skipped", pairs_json(r->skipped, r->skipped_count, "reason"));
 	cJSON_AddItemToObject(root, "failed", pairs_json(r->failed, r->failed_count, "error"));
 	cJSON_AddBoolToObject(root, "dry_run", r->dry_run);
