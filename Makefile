@@ -15,6 +15,10 @@ PREFIX   := $(DEPS)/prefix
 STAMP    := $(DEPS)/.stamp
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
+# the version is compiled into runtime/lambda.c only; the file changes when it does
+VERSION_FILE := $(BUILD)/version.txt
+$(shell mkdir -p $(BUILD); echo '$(VERSION)' | cmp -s - $(VERSION_FILE) 2>/dev/null || echo '$(VERSION)' > $(VERSION_FILE))
+
 WARN     := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wvla \
             -Wwrite-strings -fno-common
 CPPFLAGS := -D_GNU_SOURCE -DDEVCLOUD_VERSION='"$(VERSION)"' -Icommon -Iruntime -I$(PREFIX)/include
@@ -23,6 +27,8 @@ CFLAGS   := -std=c17 -O2 -ffunction-sections -fdata-sections $(WARN)
 CJSON_CFLAGS := -std=c17 -O2 -ffunction-sections -fdata-sections -w
 LIBS     := $(PREFIX)/lib/libcurl.a -lcares -lssl -lcrypto -lexpat -lz -lpthread -lm
 STATIC_LDFLAGS := -static -s -Wl,--gc-sections
+NSS_TRAP := $(foreach f,getaddrinfo gethostbyname gethostbyname_r getservbyname getservbyname_r \
+            getservbyport getservbyport_r getpwnam getpwnam_r getpwuid getpwuid_r dlopen dlsym,-Wl,--wrap=$(f))
 ASAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g -O1
 
 FUNCTIONS  := $(notdir $(wildcard functions/*))
@@ -42,7 +48,7 @@ ASAN_COMMON_OBJ := $(patsubst %.c,$(ASAN_OBJ)/%.o,$(COMMON_SRC) $(FN_LIB_SRC)) $
 BOOTSTRAPS := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f)/bootstrap)
 ZIPS       := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f).zip)
 
-.PHONY: all deps test unit demo clean tools asan fuzz format check-static
+.PHONY: all deps test unit demo clean tools asan nss-trap fuzz format check-static
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -55,6 +61,8 @@ $(STAMP): scripts/deps.sh
 	touch $@
 
 # ---- static objects and binaries ----
+
+$(OBJ)/runtime/lambda.o $(ASAN_OBJ)/runtime/lambda.o: $(VERSION_FILE)
 
 $(OBJ)/cJSON.o: $(STAMP)
 	@mkdir -p $(dir $@)
@@ -69,6 +77,11 @@ $(BUILD)/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c
 	@mkdir -p $$(dir $$@)
 	$(CC) $(STATIC_LDFLAGS) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
 	@grep -v -e 'statically linked applications requires at runtime' -e 'in function' $$@.link.log || true
+
+# the same binary with glibc's NSS and dlopen trapped (see tests/support/nss_trap.c)
+$(BUILD)/nss-trap/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ) $(OBJ)/tests/support/nss_trap.o
+	@mkdir -p $$(dir $$@)
+	$(CC) $(STATIC_LDFLAGS) $(NSS_TRAP) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
 
 $(BUILD)/$(1).zip: $(BUILD)/$(1)/bootstrap scripts/zip.py
 	$(PYTHON) scripts/zip.py $$@ $$<
@@ -109,10 +122,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
 
 tools: $(foreach t,$(TOOLS),$(BUILD)/tools/$(t) $(BUILD)/asan/tools/$(t))
 asan: $(foreach f,$(FUNCTIONS),$(BUILD)/asan/$(f)/bootstrap)
+nss-trap: $(foreach f,$(FUNCTIONS),$(BUILD)/nss-trap/$(f)/bootstrap)
 unit: $(foreach t,$(UNIT_TESTS),$(BUILD)/asan/tests/$(t))
 fuzz: $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
 
-test: all tools asan unit fuzz
+test: all tools asan nss-trap unit fuzz
 	tests/run.sh $(BUILD)
 
 demo: all tools
@@ -125,4 +139,4 @@ format:
 	clang-format -i $(COMMON_SRC) $(HEADERS) $(wildcard functions/*/*.c tests/unit/*.c tests/tools/*.c)
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tools $(BUILD)/fuzz $(BOOTSTRAPS) $(ZIPS)
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tools $(BUILD)/fuzz $(BUILD)/nss-trap $(BOOTSTRAPS) $(ZIPS)

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,8 +58,9 @@ int config_long(const struct config_setting *s, long min, long max, long *out,
 		buf_appendf(errmsg, "%s is not set", s->name);
 		return ERR_CONFIG;
 	}
+	errno = 0;
 	n = strtol(v, &end, 10);
-	if (end == v || *end || n < min || n > max) {
+	if (end == v || *end || errno == ERANGE || n < min || n > max) {
 		buf_appendf(errmsg, "%s must be a whole number from %ld to %ld, got ", s->name, min,
 			    max);
 		quote_value(s, v, errmsg);

@@ -27,6 +27,7 @@ int event_parse(struct view payload, const struct event_field *fields, size_t n,
 		struct event_value *values, bool *scheduled, struct buf *errmsg)
 {
 	struct view trimmed = view_trim(payload);
+	const char *end = NULL;
 	cJSON *root;
 	int err = 0;
 
@@ -35,7 +36,12 @@ int event_parse(struct view payload, const struct event_field *fields, size_t n,
 		/* an empty payload is as good as {} */
 		return 0;
 	}
-	root = cJSON_ParseWithLength(trimmed.ptr, trimmed.len);
+	/* the whole payload: "{...} trailing" or "{...}{...}" is not an event */
+	root = cJSON_ParseWithLengthOpts(trimmed.ptr, trimmed.len, &end, false);
+	if (root && end != trimmed.ptr + trimmed.len) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
 	if (!root) {
 		buf_appends(errmsg, "the event is not valid JSON");
 		return ERR_CONFIG;

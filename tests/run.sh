@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line: "N passed, N failed, N skipped".
+#   tests/run.sh [BUILD_DIR]
+# Unit tests (cmocka, ASan/UBSan), short libFuzzer runs, then the pytest suites
+# (emulator self-tests and integration tests of the real static bootstraps).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+export DEVCLOUD_BUILD=$build
+passed=0 failed=0 skipped=0
+fuzz_seconds=${FUZZ_SECONDS:-5}
+
+echo "== unit tests (cmocka, ASan/UBSan)"
+for t in "$build"/asan/tests/test_*; do
+	[ -x "$t" ] || continue
+	out=$("$t" 2>&1)
+	rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -n1)
+	p=${p:-0} f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # a crash or a sanitizer report outside any test
+	fi
+	passed=$((passed + p)) failed=$((failed + f))
+	if [ "$f" -ne 0 ]; then
+		echo "$out" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -n 60
+		echo "FAILED: $(basename "$t") ($f failed, exit $rc)"
+	else
+		echo "ok: $(basename "$t") ($p tests)"
+	fi
+done
+
+echo "== fuzzing (${fuzz_seconds}s each)"
+for z in "$build"/fuzz/fuzz_*; do
+	[ -x "$z" ] || continue
+	name=$(basename "$z")
+	corpus=$(mktemp -d)
+	seeds="tests/fuzz/corpus/${name#fuzz_}"
+	[ -d "$seeds" ] && cp -r "$seeds"/. "$corpus"/
+	if "$z" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix="$corpus/" "$corpus" >"$corpus.log" 2>&1; then
+		passed=$((passed + 1))
+		echo "ok: $name ($(grep -o 'Done [0-9]* runs' "$corpus.log" | tail -n1))"
+	else
+		failed=$((failed + 1))
+		tail -n 40 "$corpus.log"
+		echo "FAILED: $name"
+	fi
+	rm -rf "$corpus" "$corpus.log"
+done
+
+echo "== integration and emulator tests (pytest)"
+junit="$build/pytest.xml"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$junit" tests/emulator tests/integration
+read -r t f e s < <(/usr/bin/python3 - "$junit" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+tot = lambda k: sum(int(s.get(k, 0)) for s in suites)
+print(tot("tests"), tot("failures"), tot("errors"), tot("skipped"))
+PY
+)
+if [ -z "${t:-}" ]; then
+	failed=$((failed + 1)) # pytest did not even write its report
+else
+	passed=$((passed + t - f - e - s)) failed=$((failed + f + e)) skipped=$((skipped + s))
+fi
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,273 @@
+/*
+ * test_event.c - what a scheduled function accepts as its event (common/event.h).
+ *
+ *   make build/asan/tests/test_event && build/asan/tests/test_event
+ *
+ * Every row parses one payload against the same field table (a function
+ * with a bool, a whole number and a string override) and states the result:
+ * the error, whether it was a scheduled event, each field's value, and a
+ * substring of the error message.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+
+#include "banned.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MAX_TESTS 128
+static struct CMUnitTest tests[MAX_TESTS];
+static char *test_names[MAX_TESTS];
+static size_t test_count;
+
+static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
+{
+	struct buf b = BUF_INIT;
+
+	if (test_count == MAX_TESTS)
+		abort();
+	buf_appendf(&b, "%s/%s", group, name);
+	test_names[test_count] = buf_detach(&b);
+	tests[test_count] = (struct CMUnitTest){
+		.name = test_names[test_count],
+		.test_func = fn,
+		.initial_state = state,
+	};
+	test_count++;
+}
+
+static const struct event_field fields[] = {
+	{ "dry_run", EVENT_BOOL },
+	{ "max_age_hours", EVENT_INT },
+	{ "only", EVENT_STRING },
+};
+#define NFIELDS ARRAY_SIZE(fields)
+
+/* Expected value of a field: absent, or present with a value. */
+struct want {
+	bool present;
+	long long integer;	/* bool: 0/1 */
+	const char *string;
+};
+
+struct event_case {
+	const char *name;
+	const char *payload;
+	int err;
+	bool scheduled;
+	struct want dry_run, max_age_hours, only;
+	const char *errmsg;	/* substring; "" when no error */
+};
+
+#define ABSENT { false, 0, NULL }
+#define B(v) { true, (v), NULL }
+#define I(v) { true, (v), NULL }
+#define S(v) { true, 0, (v) }
+
+static const char scheduled_event[] =
+	"{\"version\": \"0\", \"id\": \"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa\","
+	" \"detail-type\": \"Scheduled Event\", \"source\": \"aws.events\","
+	" \"account\": \"123456789012\", \"time\": \"2026-11-27T18:00:00Z\","
+	" \"region\": \"eu-west-1\","
+	" \"resources\": [\"arn:aws:events:eu-west-1:123456789012:rule/devcloud-stopper\"],"
+	" \"detail\": {}}";
+
+static const char scheduler_event[] =
+	"{\"detail-type\": \"Scheduled Event\", \"source\": \"aws.scheduler\", \"detail\": {}}";
+
+static struct event_case event_cases[] = {
+	/* scheduled events: no overrides, whatever else is in them */
+	{ "eventbridge-scheduled", scheduled_event, 0, true, ABSENT, ABSENT, ABSENT, "" },
+	{ "scheduler-scheduled", scheduler_event, 0, true, ABSENT, ABSENT, ABSENT, "" },
+	{ "scheduled-ignores-extra-keys",
+	  "{\"source\":\"aws.events\",\"detail-type\":\"Scheduled Event\",\"dry_run\":true}", 0,
+	  true, ABSENT, ABSENT, ABSENT, "" },
+	/* not quite scheduled events: then every key must be known */
+	{ "other-source", "{\"source\":\"aws.ec2\",\"detail-type\":\"Scheduled Event\"}",
+	  ERR_CONFIG, false, ABSENT, ABSENT, ABSENT, "unknown key 'source'" },
+	{ "other-detail-type",
+	  "{\"source\":\"aws.events\",\"detail-type\":\"EC2 Instance State-change Notification\"}",
+	  ERR_CONFIG, false, ABSENT, ABSENT, ABSENT, "unknown key 'source'" },
+	{ "source-not-string", "{\"source\":1,\"detail-type\":\"Scheduled Event\"}", ERR_CONFIG,
+	  false, ABSENT, ABSENT, ABSENT, "unknown key" },
+
+	/* empty events */
+	{ "empty-object", "{}", 0, false, ABSENT, ABSENT, ABSENT, "" },
+	{ "empty-object-spaced", " \n{ }\n", 0, false, ABSENT, ABSENT, ABSENT, "" },
+	{ "empty-payload", "", 0, false, ABSENT, ABSENT, ABSENT, "" },
+	{ "whitespace-payload", " \r\n\t", 0, false, ABSENT, ABSENT, ABSENT, "" },
+
+	/* manual overrides */
+	{ "dry-run-true", "{\"dry_run\": true}", 0, false, B(1), ABSENT, ABSENT, "" },
+	{ "dry-run-false", "{\"dry_run\": false}", 0, false, B(0), ABSENT, ABSENT, "" },
+	{ "int", "{\"max_age_hours\": 12}", 0, false, ABSENT, I(12), ABSENT, "" },
+	{ "int-zero", "{\"max_age_hours\": 0}", 0, false, ABSENT, I(0), ABSENT, "" },
+	{ "int-negative", "{\"max_age_hours\": -3}", 0, false, ABSENT, I(-3), ABSENT, "" },
+	{ "int-exponent", "{\"max_age_hours\": 1e3}", 0, false, ABSENT, I(1000), ABSENT, "" },
+	{ "int-point-zero", "{\"max_age_hours\": 5.0}", 0, false, ABSENT, I(5), ABSENT, "" },
+	{ "int-largest", "{\"max_age_hours\": 1000000000000000}", 0, false, ABSENT,
+	  I(1000000000000000LL), ABSENT, "" },
+	{ "string", "{\"only\": \"i-0123456789abcdef0\"}", 0, false, ABSENT, ABSENT,
+	  S("i-0123456789abcdef0"), "" },
+	{ "string-empty", "{\"only\": \"\"}", 0, false, ABSENT, ABSENT, S(""), "" },
+	{ "string-escapes", "{\"only\": \"a\\\"b\\u00e9\"}", 0, false, ABSENT, ABSENT,
+	  S("a\"b\xc3\xa9"), "" },
+	{ "all-three", "{\"only\":\"x\",\"dry_run\":true,\"max_age_hours\":48}", 0, false, B(1),
+	  I(48), S("x"), "" },
+
+	/* mistakes are named */
+	{ "unknown-key", "{\"dryrun\": true}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "unknown key 'dryrun' in the event (known: dry_run, max_age_hours, only)" },
+	{ "unknown-after-known", "{\"dry_run\": true, \"Only\": \"x\"}", ERR_CONFIG, false, B(1),
+	  ABSENT, ABSENT, "unknown key 'Only'" },
+	{ "key-case-matters", "{\"DRY_RUN\": true}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "unknown key 'DRY_RUN'" },
+	{ "duplicate-key", "{\"dry_run\": false, \"dry_run\": true}", ERR_CONFIG, false, B(0),
+	  ABSENT, ABSENT, "key 'dry_run' appears twice in the event" },
+	{ "bool-as-string", "{\"dry_run\": \"true\"}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "event key 'dry_run' must be true or false" },
+	{ "bool-as-number", "{\"dry_run\": 1}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "event key 'dry_run' must be true or false" },
+	{ "bool-null", "{\"dry_run\": null}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "event key 'dry_run' must be true or false" },
+	{ "int-fraction", "{\"max_age_hours\": 1.5}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "event key 'max_age_hours' must be a whole number" },
+	{ "int-as-string", "{\"max_age_hours\": \"12\"}", ERR_CONFIG, false, ABSENT, ABSENT,
+	  ABSENT, "event key 'max_age_hours' must be a whole number" },
+	{ "int-too-large", "{\"max_age_hours\": 1e300}", ERR_CONFIG, false, ABSENT, ABSENT,
+	  ABSENT, "event key 'max_age_hours' must be a whole number" },
+	{ "int-bool", "{\"max_age_hours\": true}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "must be a whole number" },
+	{ "string-as-number", "{\"only\": 5}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "event key 'only' must be a string" },
+	{ "string-as-array", "{\"only\": [\"i-1\"]}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "event key 'only' must be a string" },
+
+	/* not an object, or not JSON */
+	{ "array", "[]", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "the event must be a JSON object" },
+	{ "string-payload", "\"dry_run\"", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "the event must be a JSON object" },
+	{ "null", "null", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "the event must be a JSON object" },
+	{ "truncated", "{\"dry_run\": tr", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "the event is not valid JSON" },
+	{ "single-quotes", "{'dry_run': true}", ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "the event is not valid JSON" },
+	{ "trailing-garbage", "{\"dry_run\": false} x", ERR_CONFIG, false, ABSENT, ABSENT,
+	  ABSENT, "the event is not valid JSON" },
+	{ "two-objects", "{\"dry_run\": false}{\"dry_run\": true}", ERR_CONFIG, false, ABSENT,
+	  ABSENT, ABSENT, "the event is not valid JSON" },
+};
+
+static void check_value(const char *name, const struct want *w, const struct event_value *v,
+			enum event_type type)
+{
+	if (v->present != w->present)
+		fail_msg("%s: present=%d, want %d", name, v->present, w->present);
+	if (!w->present) {
+		assert_null(v->string);
+		return;
+	}
+	switch (type) {
+	case EVENT_BOOL:
+		assert_int_equal(v->boolean, w->integer != 0);
+		break;
+	case EVENT_INT:
+		assert_int_equal(v->integer, w->integer);
+		break;
+	case EVENT_STRING:
+		assert_non_null(v->string);
+		assert_string_equal(v->string, w->string);
+		break;
+	}
+}
+
+static void test_event(void **state)
+{
+	const struct event_case *c = *state;
+	struct event_value values[NFIELDS];
+	struct buf errmsg = BUF_INIT;
+	bool scheduled = !c->scheduled;	/* must be overwritten */
+	int err;
+
+	memset(values, 0, sizeof(values));
+	err = event_parse(view_from(c->payload), fields, NFIELDS, values, &scheduled, &errmsg);
+	if (err != c->err)
+		fail_msg("err %d, want %d (%s)", err, c->err, buf_cstr(&errmsg));
+	assert_int_equal(scheduled, c->scheduled);
+	if (!c->errmsg[0])
+		assert_string_equal(buf_cstr(&errmsg), "");
+	else if (!strstr(buf_cstr(&errmsg), c->errmsg))
+		fail_msg("message '%s' lacks '%s'", buf_cstr(&errmsg), c->errmsg);
+	/* values parsed before an error may be set; check only on success */
+	if (!err) {
+		check_value("dry_run", &c->dry_run, &values[0], EVENT_BOOL);
+		check_value("max_age_hours", &c->max_age_hours, &values[1], EVENT_INT);
+		check_value("only", &c->only, &values[2], EVENT_STRING);
+	}
+	event_values_release(values, NFIELDS);
+	for (size_t i = 0; i < NFIELDS; i++) {
+		assert_false(values[i].present);
+		assert_null(values[i].string);
+	}
+	buf_release(&errmsg);
+}
+
+/* The payload is a view: bytes after its end are not part of it. */
+static void test_payload_is_a_view(void **state)
+{
+	static const char text[] = "{\"dry_run\": true}{\"unknown\": 1}";
+	struct event_value values[NFIELDS];
+	struct buf errmsg = BUF_INIT;
+	bool scheduled;
+
+	(void)state;
+	memset(values, 0, sizeof(values));
+	assert_int_equal(event_parse(view_make(text, 17), fields, NFIELDS, values, &scheduled,
+				     &errmsg),
+			 0);
+	assert_true(values[0].present);
+	assert_true(values[0].boolean);
+	assert_false(scheduled);
+	event_values_release(values, NFIELDS);
+	buf_release(&errmsg);
+}
+
+/* A function without overrides refuses every key, and says so. */
+static void test_no_fields(void **state)
+{
+	struct buf errmsg = BUF_INIT;
+	bool scheduled;
+
+	(void)state;
+	assert_int_equal(event_parse(view_from("{}"), NULL, 0, NULL, &scheduled, &errmsg), 0);
+	assert_int_equal(event_parse(view_from("{\"dry_run\":true}"), NULL, 0, NULL, &scheduled,
+				     &errmsg),
+			 ERR_CONFIG);
+	assert_string_equal(buf_cstr(&errmsg), "unknown key 'dry_run' in the event (known:)");
+	buf_release(&errmsg);
+}
+
+int main(void)
+{
+	int failed;
+
+	for (size_t i = 0; i < ARRAY_SIZE(event_cases); i++)
+		add_test("event", event_cases[i].name, test_event, &event_cases[i]);
+	add_test("event", "payload-is-a-view", test_payload_is_a_view, NULL);
+	add_test("event", "no-fields", test_no_fields, NULL);
+
+	failed = _cmocka_run_group_tests("event", tests, test_count, NULL, NULL);
+	for (size_t i = 0; i < test_count; i++)
+		free(test_names[i]);
+	return failed ? 1 : 0;
+}
