@@ -256,10 +256,12 @@ int ec2_filters_parse(const char *spec, const char *setting, struct ec2_filter_l
 		f->name = view_dup(name);
 		f->values = NULL;
 		f->value_count = 0;
-		while (values.len) {
+		/* runs once more after a trailing ',' so that "a=1," is refused */
+		for (bool more = true; more;) {
 			const char *comma = memchr(values.ptr, ',', values.len);
 			struct view v = view_make(values.ptr,
 						  comma ? (size_t)(comma - values.ptr) : values.len);
+			more = comma != NULL;
 			values = comma ? view_make(comma + 1, values.len - v.len - 1)
 				       : view_make(values.ptr, 0);
 			v = view_trim(v);

@@ -74,6 +74,12 @@ static void format_timestamp(struct buf *out)
 		    (long)(tv.tv_usec / 1000));
 }
 
+static void append_one_line(struct buf *line, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		buf_appendc(line, s[i] == '\n' ? ' ' : s[i]);
+}
+
 static void log_emit(enum log_level level, const struct log_field *fields, size_t n,
 		     const char *fmt, va_list ap)
 {
@@ -107,12 +113,13 @@ static void log_emit(enum log_level level, const struct log_field *fields, size_
 		if (log_request_id[0])
 			buf_appendf(&line, " %s", log_request_id);
 		buf_appendf(&line, " %s ", level_names[level]);
-		/* keep one event a line: newlines in messages become spaces */
-		for (size_t i = 0; i < msg.len; i++)
-			buf_appendc(&line, msg.ptr[i] == '\n' ? ' ' : msg.ptr[i]);
-		for (size_t i = 0; i < n; i++)
-			buf_appendf(&line, " %s=%s", fields[i].key,
-				    fields[i].value ? fields[i].value : "");
+		/* keep one event a line: newlines in messages and values become spaces */
+		append_one_line(&line, msg.ptr, msg.len);
+		for (size_t i = 0; i < n; i++) {
+			buf_appendf(&line, " %s=", fields[i].key);
+			if (fields[i].value)
+				append_one_line(&line, fields[i].value, strlen(fields[i].value));
+		}
 	}
 	buf_appendc(&line, '\n');
 	fwrite(line.ptr, 1, line.len, stderr);

@@ -1351,7 +1351,9 @@ def handle_control(emu, server, method, path, body):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'   # keep-alive; every reply has Content-Length
     server_version = 'AmazonEmulator'
-    sys_version = ''
+
+    def version_string(self):
+        return self.server_version
 
     def log_message(self, fmt, *args):  # quiet; calls are logged via --log
         pass
@@ -1361,9 +1363,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         length = self.headers.get('Content-Length')
         if length is None:
-            return b'' if self.command in ('GET', 'HEAD', 'DELETE') else None
-        n = int(length)
-        if n > MAX_BODY_BYTES:
+            return b''   # RFC 9112: no length and no Transfer-Encoding = empty
+        try:
+            n = int(length)
+        except ValueError:
+            return None
+        if not 0 <= n <= MAX_BODY_BYTES:
             return None
         return self.rfile.read(n)
 
@@ -1371,9 +1376,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         emu = self.server.emu
         body = self._read_body()
         if body is None:
-            # No (usable) length: we cannot find the next request; close.
+            # Chunked, oversized or bad length: we cannot find the next
+            # request on this connection, so answer and close it.
             self.close_connection = True
-            self._send(Reply(411, b'{"error":"Content-Length required"}'))
+            self._send(Reply(411, b'{"error":"a valid Content-Length is required"}'))
             return
         if self.path.startswith('/_emu/'):
             self._send(handle_control(emu, self.server, self.command,
@@ -1393,7 +1399,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(reply.status)
         self.send_header('Content-Type', reply.content_type)
         self.send_header('Content-Length', str(len(body)))
-        self.send_header('Date', self.date_time_string())
         for k, v in reply.headers.items():
             self.send_header(k, v)
         if reply.fault == 'truncate':

@@ -1,0 +1,256 @@
+/*
+ * test_timeutil.c - ISO 8601 / RFC 3339 UTC times (common/timeutil.h).
+ *
+ *   make build/asan/tests/test_timeutil && build/asan/tests/test_timeutil
+ *
+ * Expected epochs were computed independently (Python's calendar.timegm).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "timeutil.h"
+
+#include "banned.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define MAX_TESTS 160
+static struct CMUnitTest tests[MAX_TESTS];
+static char *test_names[MAX_TESTS];
+static size_t test_count;
+
+static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
+{
+	struct buf b = BUF_INIT;
+
+	if (test_count == MAX_TESTS)
+		abort();
+	buf_appendf(&b, "%s/%s", group, name);
+	test_names[test_count] = buf_detach(&b);
+	tests[test_count] = (struct CMUnitTest){
+		.name = test_names[test_count],
+		.test_func = fn,
+		.initial_state = state,
+	};
+	test_count++;
+}
+
+/* ---- parse ---- */
+
+struct parse_case {
+	const char *in;		/* also the test's name */
+	int err;
+	int64_t epoch;
+	bool date_only;
+};
+
+static struct parse_case parse_cases[] = {
+	/* the forms the header documents */
+	{ "2026-11-25", 0, 1795564800, true },
+	{ "2026-11-25T08:00:00Z", 0, 1795593600, false },
+	{ "2026-11-25T08:00Z", 0, 1795593600, false },
+	{ "2026-11-25T08:00:00.000Z", 0, 1795593600, false },
+	{ "2026-11-25T08:00:00+01:00", 0, 1795590000, false },
+	/* what EC2 writes for launchTime and attachTime */
+	{ "2026-11-25T08:00:59.000Z", 0, 1795593659, false },
+	{ "2026-11-25T08:00:00.123456789Z", 0, 1795593600, false },
+	{ "2026-11-25T08:00:00-01:30", 0, 1795599000, false },
+	{ "2026-11-25T08:00+00:00", 0, 1795593600, false },
+	{ "2026-11-25t08:00:00z", 0, 1795593600, false },
+	{ "2026-11-25 08:00:00Z", 0, 1795593600, false },
+	{ "2026-11-25T08:00:60Z", 0, 1795593660, false },	/* leap second */
+	{ "2026-12-31T23:59:59Z", 0, 1798761599, false },
+	{ "2027-01-01T00:00:00Z", 0, 1798761600, false },
+	{ "2028-02-29", 0, 1835395200, true },
+	{ "2000-02-29T12:00:00Z", 0, 951825600, false },
+	{ "1970-01-01T00:00:00Z", 0, 0, false },
+	{ "1970-01-01", 0, 0, true },
+	{ "1970-01-01T00:00:00+01:00", 0, -3600, false },
+	{ "2038-01-19T03:14:08Z", 0, 2147483648LL, false },
+	{ "9999-12-31T23:59:59Z", 0, 253402300799LL, false },
+
+	/* refused */
+	{ "", ERR_PARSE, 0, false },
+	{ "2026", ERR_PARSE, 0, false },
+	{ "2026-11", ERR_PARSE, 0, false },
+	{ "2026-11-2", ERR_PARSE, 0, false },
+	{ "2026-1-25", ERR_PARSE, 0, false },
+	{ "26-11-25", ERR_PARSE, 0, false },
+	{ "2026/11/25", ERR_PARSE, 0, false },
+	{ "20261125", ERR_PARSE, 0, false },
+	{ "2026-11-25T", ERR_PARSE, 0, false },
+	{ "2026-11-25T08", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:0", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00", ERR_PARSE, 0, false },	/* no zone */
+	{ "2026-11-25T08:00:00", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:0Z", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00.Z", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00ZZ", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00Z ", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00+0100", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00+01", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00+24:00", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00+01:60", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:00:00+01:00x", ERR_PARSE, 0, false },
+	{ "2026-11-25T24:00:00Z", ERR_PARSE, 0, false },
+	{ "2026-11-25T23:60:00Z", ERR_PARSE, 0, false },
+	{ "2026-11-25T23:59:61Z", ERR_PARSE, 0, false },
+	{ "2026-11-25X08:00:00Z", ERR_PARSE, 0, false },
+	{ "2026-11-25Z", ERR_PARSE, 0, false },
+	{ "2026-11-25 ", ERR_PARSE, 0, false },
+	{ "2026-00-10", ERR_PARSE, 0, false },
+	{ "2026-13-10", ERR_PARSE, 0, false },
+	{ "2026-11-00", ERR_PARSE, 0, false },
+	{ "2026-11-31", ERR_PARSE, 0, false },
+	{ "2026-02-29", ERR_PARSE, 0, false },
+	{ "2026-02-30", ERR_PARSE, 0, false },
+	{ "2100-02-29", ERR_PARSE, 0, false },
+	{ "1969-12-31T23:59:59Z", ERR_PARSE, 0, false },
+	{ "+026-11-25", ERR_PARSE, 0, false },
+	{ "2026-+1-25", ERR_PARSE, 0, false },
+	{ "2026-11-25T-8:00:00Z", ERR_PARSE, 0, false },
+	{ "2026-11-25T08:-1:00Z", ERR_PARSE, 0, false },
+	{ " 2026-11-25", ERR_PARSE, 0, false },
+};
+
+static void test_parse(void **state)
+{
+	const struct parse_case *c = *state;
+	int64_t epoch = 12345;
+	bool date_only = !c->date_only;
+	int err = time_parse_iso8601(c->in, &epoch, &date_only);
+
+	assert_int_equal(err, c->err);
+	if (err) {
+		assert_int_equal(epoch, 12345);	/* untouched */
+		return;
+	}
+	assert_int_equal(epoch, c->epoch);
+	assert_int_equal(date_only, c->date_only);
+	/* date_only may be NULL */
+	epoch = 12345;
+	assert_int_equal(time_parse_iso8601(c->in, &epoch, NULL), 0);
+	assert_int_equal(epoch, c->epoch);
+}
+
+/* ---- format ---- */
+
+struct format_case {
+	const char *expect;	/* also the name */
+	int64_t epoch;
+};
+
+static struct format_case format_cases[] = {
+	{ "1970-01-01T00:00:00Z", 0 },
+	{ "2026-11-25T08:00:00Z", 1795593600 },
+	{ "2026-11-25T08:00:59Z", 1795593659 },
+	{ "2026-12-31T23:59:59Z", 1798761599 },
+	{ "2027-01-01T00:00:00Z", 1798761600 },
+	{ "2028-02-29T00:00:00Z", 1835395200 },
+	{ "2038-01-19T03:14:08Z", 2147483648LL },
+	{ "9999-12-31T23:59:59Z", 253402300799LL },
+	{ "1969-12-31T23:00:00Z", -3600 },
+};
+
+static void test_format(void **state)
+{
+	const struct format_case *c = *state;
+	struct buf out = BUF_INIT;
+	int64_t back;
+
+	buf_appends(&out, "at ");
+	time_format_iso8601(c->epoch, &out);
+	assert_memory_equal(buf_cstr(&out), "at ", 3);
+	assert_string_equal(buf_cstr(&out) + 3, c->expect);
+	if (c->epoch >= 0) {
+		assert_int_equal(time_parse_iso8601(buf_cstr(&out) + 3, &back, NULL), 0);
+		assert_int_equal(back, c->epoch);
+	}
+	buf_release(&out);
+}
+
+/* ---- days from civil ---- */
+
+struct civil_case {
+	const char *name;
+	int64_t y;
+	unsigned m, d;
+	int64_t days;
+};
+
+static struct civil_case civil_cases[] = {
+	{ "epoch", 1970, 1, 1, 0 },
+	{ "day-before-epoch", 1969, 12, 31, -1 },
+	{ "2000-02-29", 2000, 2, 29, 11016 },
+	{ "2000-03-01", 2000, 3, 1, 11017 },
+	{ "2026-11-25", 2026, 11, 25, 20782 },
+	{ "2026-12-31", 2026, 12, 31, 20818 },
+	{ "2027-01-01", 2027, 1, 1, 20819 },
+	{ "2038-01-19", 2038, 1, 19, 24855 },
+	{ "9999-12-31", 9999, 12, 31, 2932896 },
+	{ "year-0-march", 0, 3, 1, -719468 },
+	{ "1600-01-01", 1600, 1, 1, -135140 },
+};
+
+static void test_civil(void **state)
+{
+	const struct civil_case *c = *state;
+	assert_int_equal(time_days_from_civil(c->y, c->m, c->d), c->days);
+}
+
+/* Every day of 1970..2100 parses, formats back, and follows the day before. */
+static void test_every_day(void **state)
+{
+	int64_t prev = -86400;
+
+	(void)state;
+	for (int y = 1970; y <= 2100; y++) {
+		for (int m = 1; m <= 12; m++) {
+			for (int d = 1; d <= 31; d++) {
+				char in[40];
+				struct buf out = BUF_INIT;
+				int64_t epoch;
+				bool date_only;
+				int err;
+
+				snprintf(in, sizeof(in), "%04d-%02d-%02d", y, m, d);
+				err = time_parse_iso8601(in, &epoch, &date_only);
+				if (err)
+					continue;	/* d is past the end of the month */
+				assert_true(date_only);
+				assert_int_equal(epoch, prev + 86400);
+				prev = epoch;
+				time_format_iso8601(epoch, &out);
+				assert_memory_equal(out.ptr, in, 10);
+				assert_string_equal(out.ptr + 10, "T00:00:00Z");
+				buf_release(&out);
+			}
+		}
+	}
+	assert_int_equal(prev, time_days_from_civil(2100, 12, 31) * 86400);
+}
+
+int main(void)
+{
+	int failed;
+
+	for (size_t i = 0; i < ARRAY_SIZE(parse_cases); i++)
+		add_test("parse", parse_cases[i].in, test_parse, &parse_cases[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(format_cases); i++)
+		add_test("format", format_cases[i].expect, test_format, &format_cases[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(civil_cases); i++)
+		add_test("civil", civil_cases[i].name, test_civil, &civil_cases[i]);
+	add_test("round-trip", "every-day-1970-2100", test_every_day, NULL);
+
+	failed = _cmocka_run_group_tests("timeutil", tests, test_count, NULL, NULL);
+	for (size_t i = 0; i < test_count; i++)
+		free(test_names[i]);
+	return failed ? 1 : 0;
+}
