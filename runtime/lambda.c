@@ -150,25 +150,6 @@ bool lambda_request_id_valid(struct view id)
 	return true;
 }
 
-void lambda_no_proxy_value(struct buf *out, const char *current, const char *api)
-{
-	const char *host = api, *end;
-
-	if (current && *current)
-		buf_appendf(out, "%s,", current);
-	if (*host == '[') {
-		host++;
-		end = strchr(host, ']');
-		if (!end)
-			end = host + strlen(host);
-	} else {
-		end = strrchr(host, ':');
-		if (!end)
-			end = host + strlen(host);
-	}
-	buf_append(out, host, (size_t)(end - host));
-}
-
 /* ---- the Runtime API loop ------------------------------------------------ */
 
 static void runtime_url(struct buf *url, const struct lambda_runtime *rt, const char *path)
@@ -208,6 +189,7 @@ static int post(const struct lambda_runtime *rt, const char *path, const char *w
 		.header_count = header_count,
 		.body = body,
 		.max_response_bytes = 64 * 1024,
+		.no_proxy = true,	/* never through a function's proxy */
 	};
 	int err;
 
@@ -289,7 +271,8 @@ static int invoke_once(const struct lambda_runtime *rt, const struct lambda_func
 		       void *state)
 {
 	struct http_response next = HTTP_RESPONSE_INIT;
-	struct http_request get = { .method = "GET" };	/* no timeout: we may be frozen */
+	/* no timeout: the sandbox may be frozen; never through a function's proxy */
+	struct http_request get = { .method = "GET", .no_proxy = true };
 	struct lambda_request req = { 0 };
 	struct lambda_response resp = { 0 };
 	struct buf url = BUF_INIT, errmsg = BUF_INIT;
@@ -302,14 +285,15 @@ static int invoke_once(const struct lambda_runtime *rt, const struct lambda_func
 	get.url = buf_cstr(&url);
 	err = rt->transport(rt->transport_ctx, &get, &next, &errmsg);
 	if (err) {
-		log_error("cannot get the next invocation from the Runtime API: %s", buf_cstr(&errmsg));
+		log_error("cannot get the next invocation from the Runtime API: %s",
+			  buf_cstr(&errmsg));
 		goto out;
 	}
 	if (next.status != 200) {
 		buf_reset(&errmsg);
 		append_api_error_type(&errmsg, &next.body);
-		log_error("cannot get the next invocation from the Runtime API: status %ld%s", next.status,
-			  buf_cstr(&errmsg));
+		log_error("cannot get the next invocation from the Runtime API: status %ld%s",
+			  next.status, buf_cstr(&errmsg));
 		err = ERR_AWS;
 		goto out;
 	}
@@ -411,17 +395,15 @@ static void help(const struct lambda_function *fn)
 	       "on stdin with -), prints the response JSON on stdout and exits 0, or\n"
 	       "prints {\"errorType\",\"errorMessage\"} and exits 1; bad usage exits 2.\n");
 	if (fn->help && *fn->help)
-		printf("\nConfiguration (environment):\n%s%s", fn->help,
-		       fn->help[strlen(fn->help) - 1] == '\n' ? "" : "\n");
+		printf("\n%s%s", fn->help, fn->help[strlen(fn->help) - 1] == '\n' ? "" : "\n");
 	printf("\n"
-	       "Runtime (environment):\n"
-	       "  AWS_LAMBDA_RUNTIME_API  host:port of the Lambda Runtime API (set by Lambda)\n"
-	       "  AWS_LAMBDA_LOG_FORMAT   JSON for one JSON object a log line, else text\n"
-	       "  AWS_LAMBDA_LOG_LEVEL    TRACE, DEBUG, INFO (default), WARN, ERROR, FATAL\n"
-	       "  LOCAL_TIMEOUT_MS        with --event: the deadline the function sees,\n"
-	       "                          in ms from now (default %d, Lambda's maximum;\n"
-	       "                          not enforced)\n"
-	       "  SSL_CERT_FILE           CA bundle to verify TLS against\n"
+	       "Runtime:\n"
+	       "  AWS_LAMBDA_RUNTIME_API\n"
+	       "      host:port of the Lambda Runtime API (set by Lambda)\n"
+	       "  LOCAL_TIMEOUT_MS\n"
+	       "      with --event: the deadline the function sees, in ms from now\n"
+	       "      (not enforced)\n"
+	       "      default: %d\n"
 	       "Logs go to stderr; event payloads are never logged.\n",
 	       LOCAL_TIMEOUT_MS_DEFAULT);
 }
@@ -471,7 +453,8 @@ static int run_local(const struct lambda_function *fn, const char *event_path)
 	int rc;
 
 	if (parse_local_timeout(&timeout_ms)) {
-		fprintf(stderr, "error: LOCAL_TIMEOUT_MS must be a positive number of ms, not '%s'\n",
+		fprintf(stderr,
+			"error: LOCAL_TIMEOUT_MS must be a positive number of ms, not '%s'\n",
 			getenv("LOCAL_TIMEOUT_MS"));
 		rc = 2;
 		goto out;
@@ -487,7 +470,8 @@ static int run_local(const struct lambda_function *fn, const char *event_path)
 		goto out;
 	}
 	if (fn->init && fn->init(&state, &errmsg)) {
-		fprintf(stderr, "error: %s\n", errmsg.len ? buf_cstr(&errmsg) : "initialisation failed");
+		fprintf(stderr, "error: %s\n",
+			errmsg.len ? buf_cstr(&errmsg) : "initialisation failed");
 		rc = 1;
 		goto out;
 	}
@@ -516,7 +500,8 @@ static int run_local(const struct lambda_function *fn, const char *event_path)
 		buf_appends(&out, text);
 		cJSON_free(text);
 		cJSON_Delete(doc);
-		fprintf(stderr, "error: %s: %s\n", buf_cstr(&type), buf_cstr(&resp.error_message));
+		fprintf(stderr, "error: %s: %s\n", buf_cstr(&type),
+			buf_cstr(&resp.error_message));
 		buf_release(&type);
 		rc = 1;
 	} else {
@@ -541,9 +526,7 @@ out:
 
 static int run_runtime(const struct lambda_function *fn, const char *api)
 {
-	struct buf no_proxy = BUF_INIT;
 	struct lambda_runtime rt = { .api = api, .transport = http_transport_curl };
-	const char *current = getenv("no_proxy");
 	int err;
 
 	for (const char *p = api; *p; p++) {
@@ -555,10 +538,6 @@ static int run_runtime(const struct lambda_function *fn, const char *api)
 	}
 	if (http_global_init())
 		return 1;
-	/* libcurl must never send Runtime API calls through a function's proxy */
-	lambda_no_proxy_value(&no_proxy, current ? current : getenv("NO_PROXY"), api);
-	setenv("no_proxy", buf_cstr(&no_proxy), 1);
-	buf_release(&no_proxy);
 
 	rt.transport_ctx = http_client_new();
 	err = lambda_run(&rt, fn, 0);

@@ -19,8 +19,8 @@
  *    goes on;
  *  - logs (ERROR) each failed invocation's type and message, so scheduled
  *    invocations, whose error document nobody reads, leave a trace;
- *  - adds the Runtime API's host to no_proxy, so a proxy a function configures
- *    (http_proxy, all_proxy) never carries Runtime API calls.
+ *  - talks to the Runtime API directly, never through a proxy a function
+ *    configures (http_proxy, all_proxy).
  *
  * Without AWS_LAMBDA_RUNTIME_API it is a command-line tool for humans:
  *   bootstrap --event FILE|-   run once, print the response JSON on stdout;

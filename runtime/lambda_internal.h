@@ -71,12 +71,5 @@ bool lambda_response_check_size(struct lambda_response *resp);
 /* Frees what a handler put into resp; resp is all zero afterwards. */
 void lambda_response_release(struct lambda_response *resp);
 
-/*
- * The value no_proxy needs so that libcurl never sends Runtime API calls
- * through an http_proxy/all_proxy a function configures: `current` (the
- * existing no_proxy, else NO_PROXY; may be NULL) plus the host of `api`
- * ("127.0.0.1:9001", "[::1]:9001", "localhost"), comma-separated.
- */
-void lambda_no_proxy_value(struct buf *out, const char *current, const char *api);
 
 #endif

@@ -12,7 +12,7 @@ int main(int argc, char **argv)
 	stopper_help(&help);
 	struct lambda_function fn = {
 		.name = "stopper",
-		.summary = "stopper: stops the running dev boxes every evening",
+		.summary = "stops the running dev boxes every evening",
 		.help = buf_cstr(&help),
 		.init = stopper_init,
 		.handle = stopper_handle,

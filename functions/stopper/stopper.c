@@ -430,7 +430,6 @@ struct stopper_state {
 void stopper_help(struct buf *out)
 {
 	buf_appends(out,
-		    "stopper - stops the running dev boxes every evening.\n\n"
 		    "Selects the running and pending instances matching INSTANCE_FILTERS and stops\n"
 		    "them, except Auto Scaling group members and instances opted out with\n"
 		    "KEEP_RUNNING_TAG. Pending ones are stopped once they reach running.\n\n"

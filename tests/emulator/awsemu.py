@@ -19,7 +19,44 @@ A plain-JSON control API under ``/_emu/`` (no signature) sets the state,
 lists the calls received, injects faults and shuts the server down.
 
 Run with Debian's python (it has botocore):
-    /usr/bin/python3 tests/emulator/awsemu.py --port 0 --port-file /tmp/port
+    /usr/bin/python3 tests/emulator/awsemu.py [--host 127.0.0.1] [--port 0]
+        [--port-file FILE] [--state seed.json] [--page-size N]
+        [--tls-cert CERT --tls-key KEY] [--region eu-west-1] [--log FILE]
+The port file is written (atomically) once the socket listens.
+
+Control API (plain JSON, no signature):
+    GET  /_emu/health           {"ok": true, "region": ...}
+    GET  /_emu/state            the normalised state (re-POSTable)
+    POST /_emu/state            replace the state (400 if invalid)
+    GET  /_emu/calls            [{service, action, params, raw, status,
+                                  error_code, error_message, fault, detail,
+                                  request_id, time}]
+    POST /_emu/calls/clear
+    GET  /_emu/faults           pending fault rules
+    POST /_emu/faults           replace the rules: [{"action": "Op" | "*",
+                                  "service": optional, "kind": "throttle" |
+                                  "error500" | "slow" | "reset" | "truncate" |
+                                  "malformed", "count": N, "delay_s": S}]
+    POST /_emu/config           {"page_size": N | null}
+    POST /_emu/shutdown
+Faults fire once the call is identified, before authentication.  ``reset``
+and ``malformed`` do not run the action; ``truncate`` runs it and loses the
+answer; ``slow`` delays, then answers normally.
+
+Seed state (every field but "id" optional):
+    {"region": "eu-west-1", "account_id": "123456789012",
+     "credentials": {"AKID": "secret" | {"secret": "...", "session_token": "..."}},
+     "instances": [{"id": "i-...", "state": "running", "tags": {"k": "v"},
+        "launch_time": ISO8601, "attach_time": ISO8601, "hibernation": false,
+        "type": "t3.micro", "image_id": "ami-...", "private_ip": "10.0.0.4",
+        "public_ip": null, "running_after_describes": null,
+        "disable_api_termination": false, "az": "<region>a", "subnet_id": ...,
+        "vpc_id": ..., "reservation_id": "r-...", "eni_id": "eni-...",
+        "key_name": null, "architecture": "x86_64",
+        "describes_seen": 0, "hibernated": false}]}
+A pending instance turns running once it has been returned by
+``running_after_describes`` DescribeInstances calls (null: stays pending);
+stopping/shutting-down settle to stopped/terminated at the next describe.
 """
 
 import argparse
@@ -32,6 +69,7 @@ import io
 import json
 import os
 import re
+import signal
 import secrets
 import socket
 import ssl
@@ -1010,7 +1048,7 @@ def _instance_output(emu, inst):
     }
     if tags:
         out['Tags'] = tags
-    if inst['state'] in ('stopped', 'stopping') :
+    if inst['state'] in ('stopped', 'stopping'):
         out['StateReason'] = {'Code': 'Client.UserInitiatedShutdown',
                               'Message': 'Client.UserInitiatedShutdown: User initiated shutdown'}
     return out
@@ -1458,6 +1496,10 @@ def write_port_file(path, port):
     os.replace(tmp, path)
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--host', default='127.0.0.1')
@@ -1492,6 +1534,8 @@ def main(argv=None):
         write_port_file(args.port_file, port)
     print(f'awsemu listening on {"https" if ctx else "http"}://{args.host}:{port} '
           f'region={emu.region}', file=sys.stderr, flush=True)
+    # SIGTERM ends the loop like Ctrl-C so the cleanup below runs.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         server.serve_forever(poll_interval=0.1)
     except KeyboardInterrupt:

@@ -189,29 +189,6 @@ static void test_check_size(void **unused)
 	lambda_response_release(&resp);
 }
 
-static void test_no_proxy_value(void **unused)
-{
-	static const struct {
-		const char *current, *api, *want;
-	} cases[] = {
-		{ NULL, "127.0.0.1:9001", "127.0.0.1" },
-		{ "", "127.0.0.1:9001", "127.0.0.1" },
-		{ "example.com", "127.0.0.1:9001", "example.com,127.0.0.1" },
-		{ NULL, "localhost", "localhost" },
-		{ NULL, "[::1]:9001", "::1" },
-		{ "a,b", "[fd00::1]", "a,b,fd00::1" },
-	};
-	struct buf out = BUF_INIT;
-
-	(void)unused;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		buf_reset(&out);
-		lambda_no_proxy_value(&out, cases[i].current, cases[i].api);
-		assert_string_equal(buf_cstr(&out), cases[i].want);
-	}
-	buf_release(&out);
-}
-
 /* ---- the loop, against a fake Runtime API -------------------------------- */
 
 struct fake_next {
@@ -668,7 +645,6 @@ int main(void)
 		cmocka_unit_test(test_fail),
 		cmocka_unit_test(test_remaining_ms),
 		cmocka_unit_test(test_check_size),
-		cmocka_unit_test(test_no_proxy_value),
 		cmocka_unit_test_setup_teardown(test_run_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_optional_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_error, setup, teardown),
