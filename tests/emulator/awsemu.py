@@ -30,7 +30,7 @@ Control API (plain JSON, no signature):
     POST /_emu/state            replace the state (400 if invalid)
     GET  /_emu/calls            [{service, action, params, raw, status,
                                   error_code, error_message, fault, detail,
-                                  request_id, time}]
+                                  request_id, time, connection}]
     POST /_emu/calls/clear
     GET  /_emu/faults           pending fault rules
     POST /_emu/faults           replace the rules: [{"action": "Op" | "*",
@@ -1201,12 +1201,15 @@ def _guess_protocol(headers, body):
     return 'query'
 
 
-def handle_aws(emu, method, url, headers, body):
-    """Process one AWS API request; return a Reply (and record the call)."""
+def handle_aws(emu, method, url, headers, body, connection=None):
+    """Process one AWS API request; return a Reply (and record the call).
+
+    ``connection`` names the client's TCP connection ("host:port"), so tests
+    can see whether a client reuses its connections."""
     request_id = str(uuid.uuid4())
     call = {'service': None, 'action': None, 'params': None, 'raw': None,
             'status': None, 'error_code': None, 'fault': None,
-            'request_id': request_id, 'time': time.time()}
+            'request_id': request_id, 'time': time.time(), 'connection': connection}
     svc = None
     protocol = _guess_protocol(headers, body)
     op = None
@@ -1425,7 +1428,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         scheme = 'https' if self.server.tls else 'http'
         url = f'{scheme}://{self.headers.get("Host", "localhost")}{self.path}'
-        self._send(handle_aws(emu, self.command, url, self.headers, body))
+        peer = '%s:%s' % self.client_address[:2]
+        self._send(handle_aws(emu, self.command, url, self.headers, body, connection=peer))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 

@@ -296,6 +296,9 @@ def test_second_invocation_in_the_same_sandbox(aws):
     second = run.response(1)
     assert second["stopped"] == [] and second["failed"] == []
     assert run.exit_code is None   # still waiting for the next event
+    # one kept-alive connection served both invocations
+    conns = {c["connection"] for c in aws.calls()}
+    assert len(conns) == 1, conns
 
 
 def test_local_mode(aws):
