@@ -153,11 +153,12 @@ def test_event_filters_override(aws):
     assert states(aws)[ids(3)[0]] == "running"
 
 
+@pytest.mark.parametrize("flavour", ["static", "asan"])
 @pytest.mark.parametrize("kind", ["throttle", "error500", "reset", "truncate", "malformed"])
-def test_failed_listing_stops_nothing(aws, kind):
+def test_failed_listing_stops_nothing(aws, kind, flavour):
     aws.fault("DescribeInstances", kind, count=10)
     before = states(aws)
-    run = run_lambda(require(bootstrap_path("stopper")), [SCHEDULED], env=FAST, aws=aws)
+    run = run_lambda(require(bootstrap_path("stopper", flavour)), [SCHEDULED], env=FAST, aws=aws)
     r = run.results[0]
     assert r is not None and r["kind"] == "error", r
     assert r["error_type"] == "Stopper.ListFailed"
@@ -191,11 +192,12 @@ def test_one_fault_is_retried(aws, kind):
     assert "retrying DescribeInstances" in run.stderr
 
 
-def test_stop_failures_are_reported_after_acting_on_the_rest(aws):
+@pytest.mark.parametrize("flavour", ["static", "asan"])
+def test_stop_failures_are_reported_after_acting_on_the_rest(aws, flavour):
     # 3 attempts fail the batch of running boxes, 3 more fail its first instance
     # on its own; the others, tried one by one, stop
     aws.fault("StopInstances", "error500", count=6)
-    run = run_lambda(require(bootstrap_path("stopper")), [{}], env=FAST, aws=aws)
+    run = run_lambda(require(bootstrap_path("stopper", flavour)), [{}], env=FAST, aws=aws)
     r = run.results[0]
     assert r["kind"] == "error" and r["error_type"] == "Stopper.InstancesNotStopped"
     msg = r["body_json"]["errorMessage"]
@@ -206,11 +208,12 @@ def test_stop_failures_are_reported_after_acting_on_the_rest(aws):
     assert len(aws.calls("StopInstances")) == 3 + 3 + 3 + 1   # batch, i-1, the other two, dave
 
 
-def test_pending_that_never_runs_is_reported(aws):
+@pytest.mark.parametrize("flavour", ["static", "asan"])
+def test_pending_that_never_runs_is_reported(aws, flavour):
     state = fleet()
     state["instances"][3]["running_after_describes"] = None
     aws.set_state(state)
-    run = run_lambda(require(bootstrap_path("stopper")), [Event({}, timeout_ms=5000)],
+    run = run_lambda(require(bootstrap_path("stopper", flavour)), [Event({}, timeout_ms=5000)],
                      env={"PENDING_POLL_INTERVAL_MS": "200"}, aws=aws, timeout_s=20)
     r = run.results[0]
     assert r is not None, "the function must answer before Lambda's deadline"
@@ -247,8 +250,9 @@ def test_bad_config_is_an_init_error(aws, env, names):
     ("not json", "JSON"),
     ({"instance_filters": "Name"}, "instance_filters"),
 ])
-def test_bad_event_is_refused_before_any_call(aws, event, needle):
-    run = run_lambda(require(bootstrap_path("stopper")),
+@pytest.mark.parametrize("flavour", ["static", "asan"])
+def test_bad_event_is_refused_before_any_call(aws, event, needle, flavour):
+    run = run_lambda(require(bootstrap_path("stopper", flavour)),
                      [event if not isinstance(event, str) else Event(event)], aws=aws)
     r = run.results[0]
     assert r["kind"] == "error" and r["error_type"] == "Stopper.InvalidEvent"
@@ -308,3 +312,21 @@ def test_local_mode(aws):
     rc, out, err = run_local(require(bootstrap_path("stopper")), {"bogus": 1}, aws=aws)
     assert rc == 1
     assert json.loads(out)["errorType"] == "Stopper.InvalidEvent"
+
+
+@pytest.mark.parametrize("event,env,rc", [
+    ({}, {}, 0),
+    ({"dry_run": True}, {}, 0),
+    ({"dry_run": True, "hibernate": True}, {}, 0),
+    ({"bogus": 1}, {}, 1),
+    ({}, {"AWS_SECRET_ACCESS_KEY": "wrong"}, 1),
+    ({}, {"INSTANCE_FILTERS": "x"}, 1),
+], ids=["run", "dry-run", "dry-run-hibernate", "bad-event", "bad-credentials", "bad-config"])
+def test_no_leaks_in_local_mode(aws, event, env, rc):
+    """The ASan/UBSan build exits normally in local mode, so LeakSanitizer runs."""
+    env = dict(env, PENDING_POLL_INTERVAL_MS="100",
+               ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    got, out, err = run_local(require(bootstrap_path("stopper", "asan")), event, env=env, aws=aws)
+    assert "Sanitizer" not in err and "runtime error" not in err, err
+    assert got == rc, err
