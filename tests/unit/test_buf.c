@@ -14,34 +14,12 @@
 
 #include <cmocka.h>
 
+#include "table.h"
+
 #include "buf.h"
 
 #include "banned.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- a registry of tests, one per table row ---- */
-
-#define MAX_TESTS 128
-static struct CMUnitTest tests[MAX_TESTS];
-static char *test_names[MAX_TESTS];
-static size_t test_count;
-
-static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
-{
-	struct buf b = BUF_INIT;
-
-	if (test_count == MAX_TESTS)
-		abort();
-	buf_appendf(&b, "%s/%s", group, name);
-	test_names[test_count] = buf_detach(&b);
-	tests[test_count] = (struct CMUnitTest){
-		.name = test_names[test_count],
-		.test_func = fn,
-		.initial_state = state,
-	};
-	test_count++;
-}
 
 /* ---- buf_appendf ---- */
 
@@ -399,28 +377,26 @@ int main(void)
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(appendf_cases); i++)
-		add_test("appendf", appendf_cases[i].name, test_appendf, &appendf_cases[i]);
+		table_add("appendf", appendf_cases[i].name, test_appendf, &appendf_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(hex_cases); i++)
-		add_test("hex", hex_cases[i].name, test_hex, &hex_cases[i]);
+		table_add("hex", hex_cases[i].name, test_hex, &hex_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(hex_digit_cases); i++)
-		add_test("hex_digit", hex_digit_cases[i].name, test_hex_digit,
+		table_add("hex_digit", hex_digit_cases[i].name, test_hex_digit,
 			 &hex_digit_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(view_cases); i++)
-		add_test("view", view_cases[i].name, test_view, &view_cases[i]);
+		table_add("view", view_cases[i].name, test_view, &view_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(trim_cases); i++)
-		add_test("trim", trim_cases[i].name, test_trim, &trim_cases[i]);
-	add_test("appendf", "large", test_appendf_large, NULL);
-	add_test("buf", "empty", test_empty_buffer, NULL);
-	add_test("buf", "append-family", test_append_family, NULL);
-	add_test("buf", "reset-keeps-memory", test_reset_keeps_memory, NULL);
-	add_test("buf", "detach-moves-ownership", test_detach_moves_ownership, NULL);
-	add_test("buf", "release-secret", test_release_secret, NULL);
-	add_test("buf", "grow", test_grow, NULL);
-	add_test("view", "helpers", test_view_helpers, NULL);
-	add_test("x", "alloc", test_xalloc, NULL);
+		table_add("trim", trim_cases[i].name, test_trim, &trim_cases[i]);
+	table_add("appendf", "large", test_appendf_large, NULL);
+	table_add("buf", "empty", test_empty_buffer, NULL);
+	table_add("buf", "append-family", test_append_family, NULL);
+	table_add("buf", "reset-keeps-memory", test_reset_keeps_memory, NULL);
+	table_add("buf", "detach-moves-ownership", test_detach_moves_ownership, NULL);
+	table_add("buf", "release-secret", test_release_secret, NULL);
+	table_add("buf", "grow", test_grow, NULL);
+	table_add("view", "helpers", test_view_helpers, NULL);
+	table_add("x", "alloc", test_xalloc, NULL);
 
-	failed = _cmocka_run_group_tests("buf", tests, test_count, NULL, NULL);
-	for (size_t i = 0; i < test_count; i++)
-		free(test_names[i]);
-	return failed ? 1 : 0;
+	failed = table_run("buf");
+	return failed;
 }

@@ -15,32 +15,12 @@
 
 #include <cmocka.h>
 
+#include "table.h"
+
 #include "config.h"
 
 #include "banned.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define MAX_TESTS 128
-static struct CMUnitTest tests[MAX_TESTS];
-static char *test_names[MAX_TESTS];
-static size_t test_count;
-
-static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
-{
-	struct buf b = BUF_INIT;
-
-	if (test_count == MAX_TESTS)
-		abort();
-	buf_appendf(&b, "%s/%s", group, name);
-	test_names[test_count] = buf_detach(&b);
-	tests[test_count] = (struct CMUnitTest){
-		.name = test_names[test_count],
-		.test_func = fn,
-		.initial_state = state,
-	};
-	test_count++;
-}
 
 #define VAR "DEVCLOUD_TEST_SETTING"
 
@@ -294,21 +274,19 @@ int main(void)
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(value_cases); i++)
-		add_test("value", value_cases[i].name, test_value, &value_cases[i]);
+		table_add("value", value_cases[i].name, test_value, &value_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(bool_cases); i++)
-		add_test("bool", bool_cases[i].name, test_bool, &bool_cases[i]);
+		table_add("bool", bool_cases[i].name, test_bool, &bool_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(long_cases); i++)
-		add_test("long", long_cases[i].name, test_long, &long_cases[i]);
+		table_add("long", long_cases[i].name, test_long, &long_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(string_cases); i++)
-		add_test("string", string_cases[i].name, test_string, &string_cases[i]);
+		table_add("string", string_cases[i].name, test_string, &string_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(parse_bool_cases); i++)
-		add_test("parse_bool", parse_bool_cases[i].name, test_parse_bool,
+		table_add("parse_bool", parse_bool_cases[i].name, test_parse_bool,
 			 &parse_bool_cases[i]);
-	add_test("help", "layout", test_help, NULL);
+	table_add("help", "layout", test_help, NULL);
 
-	failed = _cmocka_run_group_tests("config", tests, test_count, NULL, NULL);
+	failed = table_run("config");
 	unsetenv(VAR);
-	for (size_t i = 0; i < test_count; i++)
-		free(test_names[i]);
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -24,32 +24,12 @@
 
 #include <cmocka.h>
 
+#include "table.h"
+
 #include "ec2.h"
 
 #include "banned.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define MAX_TESTS 128
-static struct CMUnitTest tests[MAX_TESTS];
-static char *test_names[MAX_TESTS];
-static size_t test_count;
-
-static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
-{
-	struct buf b = BUF_INIT;
-
-	if (test_count == MAX_TESTS)
-		abort();
-	buf_appendf(&b, "%s/%s", group, name);
-	test_names[test_count] = buf_detach(&b);
-	tests[test_count] = (struct CMUnitTest){
-		.name = test_names[test_count],
-		.test_func = fn,
-		.initial_state = state,
-	};
-	test_count++;
-}
 
 /* ---- filters ---- */
 
@@ -656,12 +636,12 @@ int main(void)
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(filter_cases); i++)
-		add_test("filters", filter_cases[i].name, test_filters, &filter_cases[i]);
-	add_test("filters", "add-and-params", test_filters_add, NULL);
+		table_add("filters", filter_cases[i].name, test_filters, &filter_cases[i]);
+	table_add("filters", "add-and-params", test_filters_add, NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(page_cases); i++)
-		add_test("pages", page_cases[i].name, test_page, &page_cases[i]);
-	add_test("pages", "many-instances", test_many_instances, NULL);
-	failed = _cmocka_run_group_tests("ec2", tests, test_count, NULL, NULL);
+		table_add("pages", page_cases[i].name, test_page, &page_cases[i]);
+	table_add("pages", "many-instances", test_many_instances, NULL);
+	failed = table_run_group("ec2", NULL, NULL);
 
 	/* one group parses page1 once; each instance of it is a test */
 	for (size_t i = 0; i < ARRAY_SIZE(instance_cases); i++)
@@ -675,7 +655,5 @@ int main(void)
 	failed += _cmocka_run_group_tests("ec2 DescribeInstances page", instance_tests,
 					  ARRAY_SIZE(instance_tests), page1_setup, page1_teardown);
 
-	for (size_t i = 0; i < test_count; i++)
-		free(test_names[i]);
 	return failed ? 1 : 0;
 }

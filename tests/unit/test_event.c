@@ -17,32 +17,12 @@
 
 #include <cmocka.h>
 
+#include "table.h"
+
 #include "event.h"
 
 #include "banned.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define MAX_TESTS 128
-static struct CMUnitTest tests[MAX_TESTS];
-static char *test_names[MAX_TESTS];
-static size_t test_count;
-
-static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
-{
-	struct buf b = BUF_INIT;
-
-	if (test_count == MAX_TESTS)
-		abort();
-	buf_appendf(&b, "%s/%s", group, name);
-	test_names[test_count] = buf_detach(&b);
-	tests[test_count] = (struct CMUnitTest){
-		.name = test_names[test_count],
-		.test_func = fn,
-		.initial_state = state,
-	};
-	test_count++;
-}
 
 static const struct event_field fields[] = {
 	{ "dry_run", EVENT_BOOL },
@@ -262,12 +242,10 @@ int main(void)
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(event_cases); i++)
-		add_test("event", event_cases[i].name, test_event, &event_cases[i]);
-	add_test("event", "payload-is-a-view", test_payload_is_a_view, NULL);
-	add_test("event", "no-fields", test_no_fields, NULL);
+		table_add("event", event_cases[i].name, test_event, &event_cases[i]);
+	table_add("event", "payload-is-a-view", test_payload_is_a_view, NULL);
+	table_add("event", "no-fields", test_no_fields, NULL);
 
-	failed = _cmocka_run_group_tests("event", tests, test_count, NULL, NULL);
-	for (size_t i = 0; i < test_count; i++)
-		free(test_names[i]);
-	return failed ? 1 : 0;
+	failed = table_run("event");
+	return failed;
 }

@@ -18,34 +18,14 @@
 
 #include <cmocka.h>
 
+#include "table.h"
+
 #include "cJSON.h"
 #include "log.h"
 #include "timeutil.h"
 
 #include "banned.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define MAX_TESTS 96
-static struct CMUnitTest tests[MAX_TESTS];
-static char *test_names[MAX_TESTS];
-static size_t test_count;
-
-static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
-{
-	struct buf b = BUF_INIT;
-
-	if (test_count == MAX_TESTS)
-		abort();
-	buf_appendf(&b, "%s/%s", group, name);
-	test_names[test_count] = buf_detach(&b);
-	tests[test_count] = (struct CMUnitTest){
-		.name = test_names[test_count],
-		.test_func = fn,
-		.initial_state = state,
-	};
-	test_count++;
-}
 
 /* ---- capturing stderr ---- */
 
@@ -411,22 +391,20 @@ int main(void)
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(level_parse_cases); i++)
-		add_test("level_parse", level_parse_cases[i].in[0] ? level_parse_cases[i].in
+		table_add("level_parse", level_parse_cases[i].in[0] ? level_parse_cases[i].in
 								    : "(empty)",
 			 test_level_parse, &level_parse_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(filter_cases); i++)
-		add_test("filter", filter_cases[i].name, test_filter, &filter_cases[i]);
+		table_add("filter", filter_cases[i].name, test_filter, &filter_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(json_cases); i++)
-		add_test("json", json_cases[i].name, test_json, &json_cases[i]);
+		table_add("json", json_cases[i].name, test_json, &json_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(text_cases); i++)
-		add_test("text", text_cases[i].name, test_text, &text_cases[i]);
+		table_add("text", text_cases[i].name, test_text, &text_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(env_cases); i++)
-		add_test("env", env_cases[i].name, test_env, &env_cases[i]);
-	add_test("text", "request-id", test_request_id, NULL);
-	add_test("text", "printf-args", test_printf_args, NULL);
+		table_add("env", env_cases[i].name, test_env, &env_cases[i]);
+	table_add("text", "request-id", test_request_id, NULL);
+	table_add("text", "printf-args", test_printf_args, NULL);
 
-	failed = _cmocka_run_group_tests("log", tests, test_count, NULL, NULL);
-	for (size_t i = 0; i < test_count; i++)
-		free(test_names[i]);
-	return failed ? 1 : 0;
+	failed = table_run("log");
+	return failed;
 }

@@ -15,32 +15,12 @@
 
 #include <cmocka.h>
 
+#include "table.h"
+
 #include "timeutil.h"
 
 #include "banned.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define MAX_TESTS 160
-static struct CMUnitTest tests[MAX_TESTS];
-static char *test_names[MAX_TESTS];
-static size_t test_count;
-
-static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
-{
-	struct buf b = BUF_INIT;
-
-	if (test_count == MAX_TESTS)
-		abort();
-	buf_appendf(&b, "%s/%s", group, name);
-	test_names[test_count] = buf_detach(&b);
-	tests[test_count] = (struct CMUnitTest){
-		.name = test_names[test_count],
-		.test_func = fn,
-		.initial_state = state,
-	};
-	test_count++;
-}
 
 /* ---- parse ---- */
 
@@ -242,15 +222,13 @@ int main(void)
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(parse_cases); i++)
-		add_test("parse", parse_cases[i].in, test_parse, &parse_cases[i]);
+		table_add("parse", parse_cases[i].in, test_parse, &parse_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(format_cases); i++)
-		add_test("format", format_cases[i].expect, test_format, &format_cases[i]);
+		table_add("format", format_cases[i].expect, test_format, &format_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(civil_cases); i++)
-		add_test("civil", civil_cases[i].name, test_civil, &civil_cases[i]);
-	add_test("round-trip", "every-day-1970-2100", test_every_day, NULL);
+		table_add("civil", civil_cases[i].name, test_civil, &civil_cases[i]);
+	table_add("round-trip", "every-day-1970-2100", test_every_day, NULL);
 
-	failed = _cmocka_run_group_tests("timeutil", tests, test_count, NULL, NULL);
-	for (size_t i = 0; i < test_count; i++)
-		free(test_names[i]);
-	return failed ? 1 : 0;
+	failed = table_run("timeutil");
+	return failed;
 }

@@ -16,32 +16,12 @@
 
 #include <cmocka.h>
 
+#include "table.h"
+
 #include "xml.h"
 
 #include "banned.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define MAX_TESTS 128
-static struct CMUnitTest tests[MAX_TESTS];
-static char *test_names[MAX_TESTS];
-static size_t test_count;
-
-static void add_test(const char *group, const char *name, CMUnitTestFunction fn, void *state)
-{
-	struct buf b = BUF_INIT;
-
-	if (test_count == MAX_TESTS)
-		abort();
-	buf_appendf(&b, "%s/%s", group, name);
-	test_names[test_count] = buf_detach(&b);
-	tests[test_count] = (struct CMUnitTest){
-		.name = test_names[test_count],
-		.test_func = fn,
-		.initial_state = state,
-	};
-	test_count++;
-}
 
 /* ---- parse ---- */
 
@@ -325,16 +305,14 @@ int main(void)
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(parse_cases); i++)
-		add_test("parse", parse_cases[i].name, test_parse, &parse_cases[i]);
+		table_add("parse", parse_cases[i].name, test_parse, &parse_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(depth_cases); i++)
-		add_test("depth", depth_cases[i].name, test_depth, &depth_cases[i]);
-	add_test("parse", "view-not-terminated", test_parse_view_not_terminated, NULL);
-	add_test("tree", "navigation", test_navigation, NULL);
-	add_test("tree", "free-null", test_free_null, NULL);
-	add_test("tree", "many-siblings", test_many_siblings, NULL);
+		table_add("depth", depth_cases[i].name, test_depth, &depth_cases[i]);
+	table_add("parse", "view-not-terminated", test_parse_view_not_terminated, NULL);
+	table_add("tree", "navigation", test_navigation, NULL);
+	table_add("tree", "free-null", test_free_null, NULL);
+	table_add("tree", "many-siblings", test_many_siblings, NULL);
 
-	failed = _cmocka_run_group_tests("xml", tests, test_count, NULL, NULL);
-	for (size_t i = 0; i < test_count; i++)
-		free(test_names[i]);
-	return failed ? 1 : 0;
+	failed = table_run("xml");
+	return failed;
 }
