@@ -124,36 +124,36 @@ static int on_instances_page(void *ctx, const struct xml_node *root)
 	return ec2_parse_instances(root, ctx);
 }
 
+/* Every page of DescribeInstances with these parameters; all or nothing. */
+static int describe(struct aws_client *aws, struct aws_params *params,
+		    struct ec2_instance_list *out, struct aws_error *error)
+{
+	int err = aws_query_all(aws, &aws_service_ec2, "DescribeInstances", params,
+				on_instances_page, out, error);
+	if (err)
+		ec2_instance_list_release(out);
+	aws_params_release(params);
+	return err;
+}
+
 int ec2_describe_instances(struct aws_client *aws, const struct ec2_filter_list *filters,
 			   struct ec2_instance_list *out, struct aws_error *error)
 {
 	struct aws_params params = AWS_PARAMS_INIT;
-	int err;
 
 	ec2_filters_to_params(filters, &params);
 	aws_params_add(&params, "MaxResults", EC2_MAX_RESULTS);
-	err = aws_query_all(aws, &aws_service_ec2, "DescribeInstances", &params,
-			    on_instances_page, out, error);
-	if (err)
-		ec2_instance_list_release(out);
-	aws_params_release(&params);
-	return err;
+	return describe(aws, &params, out, error);
 }
 
 int ec2_describe_instances_by_id(struct aws_client *aws, const char *const *ids, size_t n,
 				 struct ec2_instance_list *out, struct aws_error *error)
 {
 	struct aws_params params = AWS_PARAMS_INIT;
-	int err;
 
 	for (size_t i = 0; i < n; i++)
 		aws_params_addf(&params, ids[i], "InstanceId.%zu", i + 1);
-	err = aws_query_all(aws, &aws_service_ec2, "DescribeInstances", &params,
-			    on_instances_page, out, error);
-	if (err)
-		ec2_instance_list_release(out);
-	aws_params_release(&params);
-	return err;
+	return describe(aws, &params, out, error);
 }
 
 int ec2_stop_instances(struct aws_client *aws, const char *const *ids, size_t n,

@@ -525,11 +525,18 @@ void stopper_handle(void *state, const struct lambda_request *req, struct lambda
 		(size_t)s->batch_size, s->poll_interval_ms,
 	};
 
-	/* the caller's filters, and only live instances */
-	for (size_t i = 0; i < filters->count; i++)
+	/*
+	 * the caller's filters, and only live instances (unless the caller
+	 * narrowed the states itself; the plan skips anything not live anyway)
+	 */
+	bool has_state_filter = false;
+	for (size_t i = 0; i < filters->count; i++) {
 		ec2_filters_add(&query, filters->items[i].name,
 				(const char *const *)filters->items[i].values);
-	ec2_filters_add(&query, "instance-state-name", live_states);
+		has_state_filter |= !strcmp(filters->items[i].name, "instance-state-name");
+	}
+	if (!has_state_filter)
+		ec2_filters_add(&query, "instance-state-name", live_states);
 	ec2_filters_describe(filters, &desc);
 	log_info("%slooking for running dev boxes (%s)", opts.dry_run ? "dry run: " : "",
 		 buf_cstr(&desc));

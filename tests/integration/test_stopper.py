@@ -183,6 +183,15 @@ def test_slow_listing_past_the_deadline_stops_nothing(aws):
     assert states(aws) == before
 
 
+def test_a_state_filter_of_the_callers_own_is_not_doubled(aws):
+    run = run_lambda(require(bootstrap_path("stopper")),
+                     [{"instance_filters": "tag:devcloud:role=devbox;instance-state-name=running"}],
+                     aws=aws)
+    assert sorted(run.response(0)["stopped"]) == ids(1, 2, 3, 7)   # dave is pending
+    names = [f["Name"] for f in aws.calls("DescribeInstances")[0]["params"]["Filters"]]
+    assert names == ["tag:devcloud:role", "instance-state-name"]
+
+
 @pytest.mark.parametrize("kind", ["throttle", "error500", "reset", "truncate", "malformed"])
 def test_one_fault_is_retried(aws, kind):
     aws.fault("DescribeInstances", kind, count=1)
