@@ -45,6 +45,8 @@ answer; ``slow`` delays, then answers normally.
 
 Seed state (every field but "id" optional):
     {"region": "eu-west-1", "account_id": "123456789012",
+     "denied_actions": ["ec2:StopInstances"],   (IAM: answered UnauthorizedOperation,
+                                                 AccessDenied or AccessDeniedException)
      "credentials": {"AKID": "secret" | {"secret": "...", "session_token": "..."}},
      "instances": [{"id": "i-...", "state": "running", "tags": {"k": "v"},
         "launch_time": ISO8601, "attach_time": ISO8601, "hibernation": false,
@@ -121,6 +123,7 @@ PROTOCOL_ERRORS = {
         'bad_signature': ('AuthFailure', 401),
         'expired': ('RequestExpired', 400),
         'throttle': ('RequestLimitExceeded', 503),
+        'denied': ('UnauthorizedOperation', 403),
         'internal': ('InternalError', 500),
         'not_implemented': ('EmulatorNotImplemented', 501),
     },
@@ -137,6 +140,7 @@ PROTOCOL_ERRORS = {
         'bad_signature': ('SignatureDoesNotMatch', 403),
         'expired': ('SignatureDoesNotMatch', 403),
         'throttle': ('Throttling', 400),
+        'denied': ('AccessDenied', 403),
         'internal': ('InternalFailure', 500),
         'not_implemented': ('EmulatorNotImplemented', 501),
     },
@@ -153,6 +157,7 @@ PROTOCOL_ERRORS = {
         'bad_signature': ('SignatureDoesNotMatch', 403),
         'expired': ('InvalidSignatureException', 400),
         'throttle': ('ThrottlingException', 400),
+        'denied': ('AccessDeniedException', 400),
         'internal': ('InternalServerError', 500),
         'not_implemented': ('EmulatorNotImplemented', 501),
     },
@@ -816,6 +821,10 @@ def normalize_state(raw):
     state.setdefault('region', DEFAULT_REGION)
     state.setdefault('account_id', DEFAULT_ACCOUNT)
     state.setdefault('credentials', dict(DEFAULT_CREDENTIALS))
+    # IAM, coarsely: "service:Action" names the caller's role may not call
+    state.setdefault('denied_actions', [])
+    if not all(isinstance(a, str) and ':' in a for a in state['denied_actions']):
+        raise ValueError('denied_actions must be a list of "service:Action" strings')
     instances = [normalize_instance(i, n, state['region'])
                  for n, i in enumerate(state.get('instances', []))]
     ids = [i['id'] for i in instances]
@@ -1311,6 +1320,11 @@ def handle_aws(emu, method, url, headers, body, connection=None):
             params = parse_form_params(protocol, pairs, op.input_shape)
         call['params'] = params
 
+        # like IAM, this is checked before the action runs, DryRun or not: a
+        # dry run without the permission answers UnauthorizedOperation
+        if f'{svc.name}:{op.name}' in emu.state['denied_actions']:
+            raise protocol_error(protocol, 'denied',
+                                 f'You are not authorized to perform this operation ({svc.name}:{op.name}).')
         handler = HANDLERS.get((svc.name, op.name))
         if handler is None:
             raise protocol_error(protocol, 'not_implemented',

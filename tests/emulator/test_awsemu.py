@@ -287,6 +287,18 @@ def test_stop_dry_run(awsemu, ec2):
     assert awsemu.instance('i-0a1b2c3d4e5f00001')['state'] == 'running'
 
 
+def test_denied_action_is_unauthorized_even_in_a_dry_run(awsemu, ec2):
+    state = awsemu.state()
+    state['denied_actions'] = ['ec2:StopInstances']
+    awsemu.set_state(state)
+    for dry_run in (True, False):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            ec2.stop_instances(InstanceIds=['i-0a1b2c3d4e5f00001'], DryRun=dry_run)
+        assert client_error(e) == ('UnauthorizedOperation', 403)
+    assert awsemu.instance('i-0a1b2c3d4e5f00001')['state'] == 'running'
+    assert ec2.describe_instances()['Reservations']   # other actions still allowed
+
+
 def test_stop_hibernate(awsemu, ec2):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         ec2.stop_instances(InstanceIds=['i-0a1b2c3d4e5f00001', 'i-0a1b2c3d4e5f00002'],

@@ -1,26 +1,6 @@
-"""Shared fixtures for the integration tests: where the binaries are, and the
-emulators (tests/emulator/harness.py) on the import path."""
+"""pytest setup for the integration tests: see binaries.py."""
 
 import os
 import sys
 
-import pytest
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
-
-BUILD = os.path.join(ROOT, os.environ.get("DEVCLOUD_BUILD", "build"))
-
-
-def bootstrap_path(function, flavour="static"):
-    """build/<fn>/bootstrap, or the ASan/UBSan build (flavour "asan")."""
-    if flavour == "asan":
-        return os.path.join(BUILD, "asan", function, "bootstrap")
-    return os.path.join(BUILD, function, "bootstrap")
-
-
-def require(path):
-    """Fails (not skips) when a binary `make test` should have built is missing."""
-    if not os.path.exists(path):
-        pytest.fail(f"{path} is missing: run `make test` (it builds everything first)")
-    return path
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import bootstrap_path, require
+from binaries import bootstrap_path, require
 from harness import DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, run_lambda, run_local
 
 SCHEDULED = {
@@ -267,6 +267,20 @@ def test_bad_event_is_refused_before_any_call(aws, event, needle, flavour):
     assert r["kind"] == "error" and r["error_type"] == "Stopper.InvalidEvent"
     assert needle in r["body_json"]["errorMessage"]
     assert aws.calls() == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_missing_permission_is_a_failure_even_in_a_dry_run(aws, dry_run):
+    state = aws.state()
+    state["denied_actions"] = ["ec2:StopInstances"]
+    aws.set_state(state)
+    run = run_lambda(require(bootstrap_path("stopper")), [{"dry_run": dry_run}], env=FAST, aws=aws)
+    r = run.results[0]
+    assert r["kind"] == "error" and r["error_type"] == "Stopper.InstancesNotStopped"
+    msg = r["body_json"]["errorMessage"]
+    assert "UnauthorizedOperation" in msg
+    assert len(aws.calls("StopInstances")) >= 4    # each instance was tried on its own
+    assert all(c["error_code"] == "UnauthorizedOperation" for c in aws.calls("StopInstances"))
 
 
 def test_bad_credentials_stop_nothing_and_leak_nothing(aws):
