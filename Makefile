@@ -7,6 +7,15 @@
 #   make clean      remove build/ (keeps nothing)
 
 CC       ?= gcc
+# V=1 shows every command
+V        ?= 0
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
 CLANG    ?= clang
 PYTHON   := /usr/bin/python3
 BUILD    := build
@@ -57,8 +66,8 @@ all: $(BOOTSTRAPS) $(ZIPS)
 deps: $(STAMP)
 
 $(STAMP): scripts/deps.sh
-	scripts/deps.sh $(DEPS)
-	touch $@
+	$(Q)scripts/deps.sh $(DEPS)
+	$(Q)touch $@
 
 # ---- static objects and binaries ----
 
@@ -66,29 +75,35 @@ $(OBJ)/runtime/lambda.o $(ASAN_OBJ)/runtime/lambda.o: $(VERSION_FILE)
 
 $(OBJ)/cJSON.o: $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CJSON_CFLAGS) -I$(PREFIX)/include -c -o $@ $(PREFIX)/src/cJSON.c
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CJSON_CFLAGS) -I$(PREFIX)/include -c -o $@ $(PREFIX)/src/cJSON.c
 
 $(OBJ)/%.o: %.c $(HEADERS) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 define function_rules
 $(BUILD)/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ)
 	@mkdir -p $$(dir $$@)
-	$(CC) $(STATIC_LDFLAGS) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
-	@grep -v -e 'statically linked applications requires at runtime' -e 'in function' $$@.link.log || true
+	$(call say,LD,$$@)
+	$(Q)$(CC) $(STATIC_LDFLAGS) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
+	@grep -v -e 'statically linked applications requires at runtime' -e 'in function' $$@.link.log | sed 's/^/    /' || true
 
 # the same binary with glibc's NSS and dlopen trapped (see tests/support/nss_trap.c)
 $(BUILD)/nss-trap/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ) $(OBJ)/tests/support/nss_trap.o
 	@mkdir -p $$(dir $$@)
-	$(CC) $(STATIC_LDFLAGS) $(NSS_TRAP) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
+	$(call say,LD,$$@)
+	$(Q)$(CC) $(STATIC_LDFLAGS) $(NSS_TRAP) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
 
 $(BUILD)/$(1).zip: $(BUILD)/$(1)/bootstrap scripts/zip.py
-	$(PYTHON) scripts/zip.py $$@ $$<
+	$(call say,ZIP,$$@)
+	$(Q)$(PYTHON) scripts/zip.py $$@ $$<
 
 $(BUILD)/asan/$(1)/bootstrap: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(ASAN_COMMON_OBJ)
 	@mkdir -p $$(dir $$@)
-	$(CC) $(ASAN) -o $$@ $$(filter-out $(patsubst %.c,$(ASAN_OBJ)/%.o,$(filter-out functions/$(1)/%,$(FN_LIB_SRC))),$$^) $(LIBS)
+	$(call say,LD,$$@)
+	$(Q)$(CC) $(ASAN) -o $$@ $$(filter-out $(patsubst %.c,$(ASAN_OBJ)/%.o,$(filter-out functions/$(1)/%,$(FN_LIB_SRC))),$$^) $(LIBS)
 endef
 $(foreach f,$(FUNCTIONS),$(eval $(call function_rules,$(f))))
 
@@ -96,28 +111,34 @@ $(foreach f,$(FUNCTIONS),$(eval $(call function_rules,$(f))))
 
 $(ASAN_OBJ)/cJSON.o: $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN) $(CJSON_CFLAGS) -I$(PREFIX)/include -c -o $@ $(PREFIX)/src/cJSON.c
+	$(call say,CC,$@)
+	$(Q)$(CC) $(ASAN) $(CJSON_CFLAGS) -I$(PREFIX)/include -c -o $@ $(PREFIX)/src/cJSON.c
 
 $(ASAN_OBJ)/%.o: %.c $(HEADERS) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -c -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -c -o $@ $<
 
 $(BUILD)/asan/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(wildcard tests/unit/*.h) $(ASAN_COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Wno-missing-prototypes -Ifunctions -Itests/unit -o $@ \
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Wno-missing-prototypes -Ifunctions -Itests/unit -o $@ \
 		$(filter %.c %.o,$^) -lcmocka $(LIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Ifunctions $(STATIC_LDFLAGS) -o $@ $^ $(LIBS) 2> $@.link.log || { cat $@.link.log; exit 1; }
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Ifunctions $(STATIC_LDFLAGS) -o $@ $^ $(LIBS) 2> $@.link.log || { cat $@.link.log; exit 1; }
 
 $(BUILD)/asan/tools/%: tests/tools/%.c $(ASAN_COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Ifunctions -o $@ $^ $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Ifunctions -o $@ $^ $(LIBS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CPPFLAGS) -std=c17 -g -O1 -Ifunctions -fsanitize=fuzzer,address,undefined \
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(CPPFLAGS) -std=c17 -g -O1 -Ifunctions -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(COMMON_SRC) $(FN_LIB_SRC) $(PREFIX)/src/cJSON.c $(LIBS)
 
 tools: $(foreach t,$(TOOLS),$(BUILD)/tools/$(t) $(BUILD)/asan/tools/$(t))
