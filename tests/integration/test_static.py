@@ -187,7 +187,7 @@ def test_zip_is_reproducible(tmp_path):
     # only read (and make must not want to rebuild them).
     tmp_build = tmp_path / "build"
     target = tmp_build / f"{fn}.zip"
-    args = ["-j2", f"BUILD={tmp_build}", f"DEPS={deps}", str(target)]
+    args = ["-j2", "V=1", f"BUILD={tmp_build}", f"DEPS={deps}", str(target)]
     dry = _make("-n", *args)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "deps.sh" not in dry.stdout, f"make would rebuild {deps}:\n{dry.stdout}"
