@@ -150,7 +150,7 @@ fuzz: $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
 test: all tools asan nss-trap unit fuzz
 	tests/run.sh $(BUILD)
 
-demo: all tools
+demo: all
 	$(PYTHON) tests/demo/demo.py --build $(BUILD)
 
 check-static: all
