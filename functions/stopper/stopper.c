@@ -488,61 +488,80 @@ static void list_failures(const struct stopper_result *r, struct buf *out)
 	}
 }
 
-void stopper_handle(void *state, const struct lambda_request *req, struct lambda_response *resp)
+/* What one invocation does: the configuration with the event's overrides. */
+struct stopper_run {
+	const struct ec2_filter_list *filters;
+	struct stopper_policy policy;
+	struct stopper_apply_options opts;
+};
+
+/*
+ * Reads the event over the configuration. A filter override is parsed into
+ * `event_filters` (the caller releases it). ERR_CONFIG with a message naming
+ * the bad key.
+ */
+static int read_event(const struct stopper_state *s, struct view payload,
+		      struct ec2_filter_list *event_filters, struct stopper_run *run,
+		      struct buf *msg)
 {
-	struct stopper_state *s = state;
 	struct event_value ev[E_COUNT] = { 0 };
-	struct ec2_filter_list event_filters = EC2_FILTER_LIST_INIT;
+	bool scheduled;
+	int err;
+
+	err = event_parse(payload, event_fields, E_COUNT, ev, &scheduled, msg);
+	if (!err && ev[E_FILTERS].present)
+		err = ec2_filters_parse(ev[E_FILTERS].string, "instance_filters", event_filters,
+					msg);
+	if (!err) {
+		run->filters = ev[E_FILTERS].present ? event_filters : &s->filters;
+		run->policy.keep_running_tag = s->keep_running_tag;
+		run->policy.hibernate = ev[E_HIBERNATE].present ? ev[E_HIBERNATE].boolean
+								: s->hibernate;
+		run->opts.dry_run = ev[E_DRY_RUN].present ? ev[E_DRY_RUN].boolean : s->dry_run;
+		run->opts.batch_size = (size_t)s->batch_size;
+		run->opts.poll_interval_ms = s->poll_interval_ms;
+	}
+	event_values_release(ev, E_COUNT);
+	return err;
+}
+
+/*
+ * The listing's filters: the configured ones, and only live instances (unless
+ * they name states themselves; the plan skips anything not live anyway).
+ */
+static void live_instances_query(const struct ec2_filter_list *filters,
+				 struct ec2_filter_list *query)
+{
+	static const char *const live_states[] = { "running", "pending", NULL };
+	bool has_state_filter = false;
+
+	for (size_t i = 0; i < filters->count; i++) {
+		ec2_filters_add(query, filters->items[i].name,
+				(const char *const *)filters->items[i].values);
+		has_state_filter |= !strcmp(filters->items[i].name, "instance-state-name");
+	}
+	if (!has_state_filter)
+		ec2_filters_add(query, "instance-state-name", live_states);
+}
+
+/* Lists, plans, applies; the result goes to resp. */
+static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
+			struct lambda_response *resp)
+{
 	struct ec2_filter_list query = EC2_FILTER_LIST_INIT;
-	const struct ec2_filter_list *filters = &s->filters;
 	struct ec2_instance_list instances = EC2_INSTANCE_LIST_INIT;
 	struct stopper_plan plan = { NULL, 0 };
 	struct stopper_result result = { 0 };
 	struct buf msg = BUF_INIT, desc = BUF_INIT;
 	struct aws_error e;
-	bool scheduled;
-	static const char *const live_states[] = { "running", "pending", NULL };
+	char *json;
 
-	aws_client_set_deadline(s->aws, req->deadline_ms);
-	if (event_parse(req->payload, event_fields, E_COUNT, ev, &scheduled, &msg)) {
-		lambda_fail(resp, "Stopper.InvalidEvent", "%s", buf_cstr(&msg));
-		goto out;
-	}
-	if (ev[E_FILTERS].present) {
-		if (ec2_filters_parse(ev[E_FILTERS].string, "instance_filters", &event_filters,
-				      &msg)) {
-			lambda_fail(resp, "Stopper.InvalidEvent", "%s", buf_cstr(&msg));
-			goto out;
-		}
-		filters = &event_filters;
-	}
-	struct stopper_policy policy = {
-		s->keep_running_tag,
-		ev[E_HIBERNATE].present ? ev[E_HIBERNATE].boolean : s->hibernate,
-	};
-	struct stopper_apply_options opts = {
-		ev[E_DRY_RUN].present ? ev[E_DRY_RUN].boolean : s->dry_run,
-		(size_t)s->batch_size, s->poll_interval_ms,
-	};
-
-	/*
-	 * the caller's filters, and only live instances (unless the caller
-	 * narrowed the states itself; the plan skips anything not live anyway)
-	 */
-	bool has_state_filter = false;
-	for (size_t i = 0; i < filters->count; i++) {
-		ec2_filters_add(&query, filters->items[i].name,
-				(const char *const *)filters->items[i].values);
-		has_state_filter |= !strcmp(filters->items[i].name, "instance-state-name");
-	}
-	if (!has_state_filter)
-		ec2_filters_add(&query, "instance-state-name", live_states);
-	ec2_filters_describe(filters, &desc);
-	log_info("%slooking for running dev boxes (%s)", opts.dry_run ? "dry run: " : "",
+	live_instances_query(run->filters, &query);
+	ec2_filters_describe(run->filters, &desc);
+	log_info("%slooking for running dev boxes (%s)", run->opts.dry_run ? "dry run: " : "",
 		 buf_cstr(&desc));
 
 	if (ec2_describe_instances(s->aws, &query, &instances, &e)) {
-		buf_reset(&msg);
 		aws_error_describe(&e, &msg);
 		log_error("cannot list instances: %s", buf_cstr(&msg));
 		lambda_fail(resp, "Stopper.ListFailed",
@@ -550,28 +569,41 @@ void stopper_handle(void *state, const struct lambda_request *req, struct lambda
 			    buf_cstr(&msg));
 		goto out;
 	}
-	stopper_plan(&instances, aws_client_now_ms(s->aws) / 1000, &policy, &plan);
-	stopper_apply(s->aws, &plan, &opts, &result);
+	stopper_plan(&instances, aws_client_now_ms(s->aws) / 1000, &run->policy, &plan);
+	stopper_apply(s->aws, &plan, &run->opts, &result);
 
-	char *json = stopper_result_json(&result);
+	json = stopper_result_json(&result);
 	buf_appends(&resp->payload, json);
 	free(json);
 	log_info("%s%zu stopped (%zu hibernated), %zu skipped, %zu failed",
-		 opts.dry_run ? "dry run: " : "", result.stopped_count, result.hibernated_count,
-		 result.skipped_count, result.failed_count);
+		 run->opts.dry_run ? "dry run: " : "", result.stopped_count,
+		 result.hibernated_count, result.skipped_count, result.failed_count);
 	if (result.failed_count) {
-		buf_reset(&msg);
 		list_failures(&result, &msg);
 		log_info("result: %s", buf_cstr(&resp->payload));
 		lambda_fail(resp, "Stopper.InstancesNotStopped", "%s", buf_cstr(&msg));
 	}
 out:
-	event_values_release(ev, E_COUNT);
-	ec2_filters_release(&event_filters);
 	ec2_filters_release(&query);
 	stopper_plan_release(&plan);
 	stopper_result_release(&result);
 	ec2_instance_list_release(&instances);
 	buf_release(&msg);
 	buf_release(&desc);
+}
+
+void stopper_handle(void *state, const struct lambda_request *req, struct lambda_response *resp)
+{
+	struct stopper_state *s = state;
+	struct ec2_filter_list event_filters = EC2_FILTER_LIST_INIT;
+	struct stopper_run run;
+	struct buf msg = BUF_INIT;
+
+	aws_client_set_deadline(s->aws, req->deadline_ms);
+	if (read_event(s, req->payload, &event_filters, &run, &msg))
+		lambda_fail(resp, "Stopper.InvalidEvent", "%s", buf_cstr(&msg));
+	else
+		run_stopper(s, &run, resp);
+	ec2_filters_release(&event_filters);
+	buf_release(&msg);
 }
