@@ -69,9 +69,7 @@ import hmac
 import http.server
 import io
 import json
-import os
 import re
-import signal
 import secrets
 import socket
 import ssl
@@ -89,6 +87,8 @@ import botocore.awsrequest
 import botocore.credentials
 import botocore.loaders
 import botocore.model
+
+from serving import serve_until_stopped, write_port_file
 
 DEFAULT_REGION = 'eu-west-1'
 DEFAULT_ACCOUNT = '123456789012'
@@ -1507,17 +1507,6 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def write_port_file(path, port):
-    tmp = f'{path}.tmp.{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(f'{port}\n')
-    os.replace(tmp, path)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--host', default='127.0.0.1')
@@ -1552,14 +1541,7 @@ def main(argv=None):
         write_port_file(args.port_file, port)
     print(f'awsemu listening on {"https" if ctx else "http"}://{args.host}:{port} '
           f'region={emu.region}', file=sys.stderr, flush=True)
-    # SIGTERM ends the loop like Ctrl-C so the cleanup below runs.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        server.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_stopped(server)
     return 0
 
 

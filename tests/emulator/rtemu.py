@@ -31,11 +31,12 @@ import http.server
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
 import uuid
+
+from serving import serve_until_stopped, write_port_file
 
 API = '/2018-06-01/runtime'
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024      # 6291456: Lambda's synchronous limit
@@ -340,10 +341,6 @@ class Server(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description='Lambda Runtime API emulator')
     p.add_argument('--host', default='127.0.0.1')
@@ -367,21 +364,13 @@ def main(argv=None):
     server = Server((args.host, args.port), runtime)
     port = server.server_address[1]
     if args.port_file:
-        tmp = f'{args.port_file}.tmp.{os.getpid()}'
-        with open(tmp, 'w') as f:
-            f.write(f'{port}\n')
-        os.replace(tmp, args.port_file)
+        write_port_file(args.port_file, port)
     print(f'rtemu listening on {args.host}:{port}', file=sys.stderr, flush=True)
-    # SIGTERM ends the loop like Ctrl-C so the cleanup below runs.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        server.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
+    def cleanup():
         runtime.stop()
         runtime.save()
-        server.server_close()
+
+    serve_until_stopped(server, cleanup)
     return 0
 
 
