@@ -3,7 +3,6 @@ matters) run through the Runtime API emulator against the strict local AWS,
 checking what changed in the emulated account.
 """
 
-import copy
 import datetime
 import json
 
