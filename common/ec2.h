@@ -109,4 +109,126 @@ struct ec2_stop_options {
 int ec2_stop_instances(struct aws_client *aws, const char *const *ids, size_t n,
 		       const struct ec2_stop_options *opts, struct aws_error *error) WARN_UNUSED;
 
+/* ---- terminating instances ---- */
+
+/*
+ * TerminateInstances for up to 1000 ids in one call. EC2 refuses the whole
+ * call when one of them cannot be terminated (OperationNotPermitted for
+ * termination protection, InvalidInstanceID.NotFound when it is gone).
+ * With dry_run, success means EC2 answered DryRunOperation.
+ */
+int ec2_terminate_instances(struct aws_client *aws, const char *const *ids, size_t n,
+			    bool dry_run, struct aws_error *error) WARN_UNUSED;
+
+/* ---- images (AMIs) and their snapshots ---- */
+
+struct ec2_image {
+	char *id;
+	char *name;		/* "" when none */
+	char *state;		/* "available", "pending", "failed", ... */
+	char *creation_date;	/* as EC2 wrote it: 2026-11-25T03:12:45.000Z */
+	int64_t creation_time;	/* Unix seconds of creation_date */
+	char *owner_id;
+	char **snapshot_ids;	/* EBS snapshots of its block device mappings */
+	size_t snapshot_count;
+	struct ec2_tag *tags;
+	size_t tag_count;
+};
+
+struct ec2_image_list {
+	struct ec2_image *items;
+	size_t count;
+	size_t cap;
+};
+#define EC2_IMAGE_LIST_INIT { NULL, 0, 0 }
+
+void ec2_image_list_release(struct ec2_image_list *list);
+const char *ec2_image_tag(const struct ec2_image *image, const char *key);
+
+struct ec2_image_query {
+	const char *const *owners;	/* NULL-terminated ("self"); NULL: any */
+	const struct ec2_filter_list *filters;	/* NULL: none */
+	bool include_deprecated;
+	bool include_disabled;
+};
+
+/*
+ * Every image the query selects, across every page (MaxResults 1000,
+ * NextToken). On any failure the list holds nothing and the error is
+ * returned: callers never see a partial listing.
+ */
+int ec2_describe_images(struct aws_client *aws, const struct ec2_image_query *query,
+			struct ec2_image_list *out, struct aws_error *error) WARN_UNUSED;
+
+/*
+ * One page of DescribeImages:
+ *   <DescribeImagesResponse>
+ *     <imagesSet><item>
+ *       <imageId/> <name/> <imageState/> <creationDate/> <imageOwnerId/>
+ *       <blockDeviceMapping><item><deviceName/><ebs><snapshotId/></ebs></item>
+ *       </blockDeviceMapping>
+ *       <tagSet><item><key/><value/></item></tagSet>
+ *     </item></imagesSet>
+ *     <nextToken/>
+ *   </DescribeImagesResponse>
+ * Appends to `out`. ERR_PARSE when an image lacks its id, its state or a
+ * readable creation date (a pruner must not guess an image's age).
+ */
+int ec2_parse_images(const struct xml_node *root, struct ec2_image_list *out) WARN_UNUSED;
+
+/* DeregisterImage; with dry_run, success means DryRunOperation. */
+int ec2_deregister_image(struct aws_client *aws, const char *image_id, bool dry_run,
+			 struct aws_error *error) WARN_UNUSED;
+/* DeleteSnapshot; with dry_run, success means DryRunOperation. */
+int ec2_delete_snapshot(struct aws_client *aws, const char *snapshot_id, bool dry_run,
+			struct aws_error *error) WARN_UNUSED;
+
+/* ---- launch templates ---- */
+
+struct ec2_launch_template_version {
+	char *template_id;
+	char *template_name;
+	long version;
+	bool is_default;
+	char *image_id;		/* NULL when the version names no image; may be
+				   "resolve:ssm:<parameter>" */
+};
+
+struct ec2_launch_template_version_list {
+	struct ec2_launch_template_version *items;
+	size_t count;
+	size_t cap;
+};
+#define EC2_LAUNCH_TEMPLATE_VERSION_LIST_INIT { NULL, 0, 0 }
+
+void ec2_launch_template_version_list_release(struct ec2_launch_template_version_list *list);
+
+/*
+ * DescribeLaunchTemplateVersions, every page (MaxResults 200).
+ *  - template_id and template_name NULL: the given versions ("$Default",
+ *    "$Latest") of every launch template in the account;
+ *  - else the versions of that one template (by id, else by name); a
+ *    version is "$Default", "$Latest" or a number.
+ * `versions` is NULL-terminated and not empty. All or an error.
+ */
+int ec2_describe_launch_template_versions(struct aws_client *aws, const char *template_id,
+					  const char *template_name,
+					  const char *const *versions,
+					  struct ec2_launch_template_version_list *out,
+					  struct aws_error *error) WARN_UNUSED;
+
+/*
+ * One page of DescribeLaunchTemplateVersions:
+ *   <DescribeLaunchTemplateVersionsResponse>
+ *     <launchTemplateVersionSet><item>
+ *       <launchTemplateId/> <launchTemplateName/> <versionNumber/>
+ *       <defaultVersion/> <launchTemplateData><imageId/></launchTemplateData>
+ *     </item></launchTemplateVersionSet>
+ *     <nextToken/>
+ *   </DescribeLaunchTemplateVersionsResponse>
+ * ERR_PARSE when an item lacks its template id or version number.
+ */
+int ec2_parse_launch_template_versions(const struct xml_node *root,
+				       struct ec2_launch_template_version_list *out) WARN_UNUSED;
+
 #endif

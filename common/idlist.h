@@ -1,0 +1,54 @@
+/*
+ * idlist.h - lists of ids (instances, images, snapshots) and of ids with a
+ * note (why one was skipped, why one failed), as the functions' results
+ * hold them and as their JSON results show them.
+ */
+#ifndef IDLIST_H
+#define IDLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "cJSON.h"
+
+struct id_list {
+	char **items;
+	size_t count;
+	size_t cap;
+};
+#define ID_LIST_INIT { NULL, 0, 0 }
+
+/* Appends a copy of id. */
+void id_list_add(struct id_list *l, const char *id);
+bool id_list_has(const struct id_list *l, const char *id);
+void id_list_release(struct id_list *l);
+/* ["a", "b"] (a new cJSON array owned by the caller) */
+cJSON *id_list_json(const struct id_list *l);
+
+struct id_note {
+	char *id;
+	char *text;
+};
+
+struct id_note_list {
+	struct id_note *items;
+	size_t count;
+	size_t cap;
+};
+#define ID_NOTE_LIST_INIT { NULL, 0, 0 }
+
+/* Appends copies of id and text. */
+void id_note_list_add(struct id_note_list *l, const char *id, const char *text);
+/* The note of id, or NULL. */
+const char *id_note_list_find(const struct id_note_list *l, const char *id);
+void id_note_list_release(struct id_note_list *l);
+/* [{"<id_key>": id, "<text_key>": text}, ...] (owned by the caller) */
+cJSON *id_note_list_json(const struct id_note_list *l, const char *id_key, const char *text_key);
+/* "a (why); b (why); and 3 more" with at most `max` entries spelled out. */
+void id_note_list_describe(const struct id_note_list *l, size_t max, struct buf *out);
+
+/* Prints a cJSON document unformatted into a malloc'd string ("{}" if cJSON fails). */
+char *json_print(const cJSON *doc);
+
+#endif
