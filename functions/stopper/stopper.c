@@ -108,81 +108,26 @@ void stopper_plan_release(struct stopper_plan *plan)
 
 /* ---- result ---- */
 
-static void push_id(char ***list, size_t *count, const char *id)
-{
-	*list = xrealloc(*list, (*count + 1) * sizeof(**list));
-	(*list)[(*count)++] = xstrdup(id);
-}
-
-static void push_pair(struct stopper_failure **list, size_t *count, const char *id,
-		      const char *text)
-{
-	*list = xrealloc(*list, (*count + 1) * sizeof(**list));
-	(*list)[*count].id = xstrdup(id);
-	(*list)[*count].error = xstrdup(text);
-	(*count)++;
-}
-
-static void release_ids(char **list, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		free(list[i]);
-	free(list);
-}
-
-static void release_pairs(struct stopper_failure *list, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		free(list[i].id);
-		free(list[i].error);
-	}
-	free(list);
-}
-
 void stopper_result_release(struct stopper_result *r)
 {
-	release_ids(r->stopped, r->stopped_count);
-	release_ids(r->hibernated, r->hibernated_count);
-	release_pairs(r->skipped, r->skipped_count);
-	release_pairs(r->failed, r->failed_count);
+	id_list_release(&r->stopped);
+	id_list_release(&r->hibernated);
+	id_note_list_release(&r->skipped);
+	id_note_list_release(&r->failed);
 	memset(r, 0, sizeof(*r));
-}
-
-static cJSON *pairs_json(const struct stopper_failure *list, size_t count, const char *key)
-{
-	cJSON *arr = cJSON_CreateArray();
-
-	for (size_t i = 0; i < count; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "id", list[i].id);
-		cJSON_AddStringToObject(o, key, list[i].error);
-		cJSON_AddItemToArray(arr, o);
-	}
-	return arr;
-}
-
-static cJSON *ids_json(char *const *ids, size_t count)
-{
-	cJSON *arr = cJSON_CreateArray();
-
-	for (size_t i = 0; i < count; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(ids[i]));
-	return arr;
 }
 
 char *stopper_result_json(const struct stopper_result *r)
 {
 	cJSON *root = cJSON_CreateObject();
-	char *text, *out;
+	char *out;
 
-	cJSON_AddItemToObject(root, "stopped", ids_json(r->stopped, r->stopped_count));
-	cJSON_AddItemToObject(root, "hibernated", ids_json(r->hibernated, r->hibernated_count));
-	cJSON_AddItemToObject(root, "skipped", pairs_json(r->skipped, r->skipped_count, "reason"));
-	cJSON_AddItemToObject(root, "failed", pairs_json(r->failed, r->failed_count, "error"));
+	cJSON_AddItemToObject(root, "stopped", id_list_json(&r->stopped));
+	cJSON_AddItemToObject(root, "hibernated", id_list_json(&r->hibernated));
+	cJSON_AddItemToObject(root, "skipped", id_note_list_json(&r->skipped, "id", "reason"));
+	cJSON_AddItemToObject(root, "failed", id_note_list_json(&r->failed, "id", "error"));
 	cJSON_AddBoolToObject(root, "dry_run", r->dry_run);
-	text = cJSON_PrintUnformatted(root);
-	out = xstrdup(text ? text : "{}");
-	cJSON_free(text);
+	out = json_print(root);
 	cJSON_Delete(root);
 	return out;
 }
@@ -204,9 +149,9 @@ static void record_stopped(const struct stopper_plan *plan, struct stopper_resul
 {
 	const char *name = instance_name(plan, id);
 
-	push_id(&r->stopped, &r->stopped_count, id);
+	id_list_add(&r->stopped, id);
 	if (hibernated)
-		push_id(&r->hibernated, &r->hibernated_count, id);
+		id_list_add(&r->hibernated, id);
 	log_info("%s %s%s%s%s", dry_run ? (hibernated ? "would hibernate" : "would stop")
 					: (hibernated ? "hibernated" : "stopped"),
 		 id, *name ? " (" : "", name, *name ? ")" : "");
@@ -214,7 +159,7 @@ static void record_stopped(const struct stopper_plan *plan, struct stopper_resul
 
 static void record_failed(struct stopper_result *r, const char *id, const char *why)
 {
-	push_pair(&r->failed, &r->failed_count, id, why);
+	id_note_list_add(&r->failed, id, why);
 	log_error("cannot stop '%s': %s", id, why);
 }
 
@@ -324,7 +269,7 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 				if (!strcmp(found.items[j].id, pending[i]))
 					inst = &found.items[j];
 			if (!inst) {
-				push_pair(&r->skipped, &r->skipped_count, pending[i],
+				id_note_list_add(&r->skipped, pending[i],
 					  "no longer exists");
 			} else if (!strcmp(inst->state, "running")) {
 				stop_one(aws, plan, pending[i], decision_hibernates(plan, pending[i]),
@@ -334,7 +279,7 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 			} else {
 				struct buf why = BUF_INIT;
 				buf_appendf(&why, "was pending, then became '%s' by itself", inst->state);
-				push_pair(&r->skipped, &r->skipped_count, pending[i], buf_cstr(&why));
+				id_note_list_add(&r->skipped, pending[i], buf_cstr(&why));
 				buf_release(&why);
 			}
 		}
@@ -360,7 +305,7 @@ void stopper_apply(struct aws_client *aws, const struct stopper_plan *plan,
 
 		switch (d->action) {
 		case STOPPER_SKIP:
-			push_pair(&r->skipped, &r->skipped_count, id, d->reason);
+			id_note_list_add(&r->skipped, id, d->reason);
 			log_info("skipping %s: %s", id, d->reason);
 			break;
 		case STOPPER_STOP:
@@ -380,7 +325,7 @@ void stopper_apply(struct aws_client *aws, const struct stopper_plan *plan,
 		/* a dry run does not wait: these would be stopped once running */
 		for (size_t i = 0; i < npending; i++) {
 			log_info("would stop %s once it is running", pending[i]);
-			push_id(&r->stopped, &r->stopped_count, pending[i]);
+			id_list_add(&r->stopped, pending[i]);
 		}
 	} else {
 		stop_pending(aws, plan, pending, npending, opts, r);
@@ -477,15 +422,9 @@ int stopper_init(void **state, struct buf *errmsg)
 
 static void list_failures(const struct stopper_result *r, struct buf *out)
 {
-	buf_appendf(out, "%zu instance%s not stopped: ", r->failed_count,
-		    r->failed_count == 1 ? "" : "s");
-	for (size_t i = 0; i < r->failed_count; i++) {
-		if (i == 10) {
-			buf_appendf(out, "; and %zu more", r->failed_count - i);
-			break;
-		}
-		buf_appendf(out, "%s%s (%s)", i ? "; " : "", r->failed[i].id, r->failed[i].error);
-	}
+	buf_appendf(out, "%zu instance%s not stopped: ", r->failed.count,
+		    r->failed.count == 1 ? "" : "s");
+	id_note_list_describe(&r->failed, 10, out);
 }
 
 /* What one invocation does: the configuration with the event's overrides. */
@@ -576,9 +515,9 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 	buf_appends(&resp->payload, json);
 	free(json);
 	log_info("%s%zu stopped (%zu hibernated), %zu skipped, %zu failed",
-		 run->opts.dry_run ? "dry run: " : "", result.stopped_count,
-		 result.hibernated_count, result.skipped_count, result.failed_count);
-	if (result.failed_count) {
+		 run->opts.dry_run ? "dry run: " : "", result.stopped.count,
+		 result.hibernated.count, result.skipped.count, result.failed.count);
+	if (result.failed.count) {
 		list_failures(&result, &msg);
 		log_info("result: %s", buf_cstr(&resp->payload));
 		lambda_fail(resp, "Stopper.InstancesNotStopped", "%s", buf_cstr(&msg));

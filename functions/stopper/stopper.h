@@ -14,6 +14,7 @@
 #include "aws.h"
 #include "buf.h"
 #include "ec2.h"
+#include "idlist.h"
 #include "lambda.h"
 
 /* ---- plan ---- */
@@ -62,20 +63,11 @@ void stopper_plan_release(struct stopper_plan *plan);
 
 /* ---- apply ---- */
 
-struct stopper_failure {
-	char *id;
-	char *error;
-};
-
 struct stopper_result {
-	char **stopped;			/* stopped (or, in a dry run, would be) */
-	size_t stopped_count;
-	char **hibernated;		/* the subset of `stopped` hibernated */
-	size_t hibernated_count;
-	struct stopper_failure *skipped;	/* id + reason */
-	size_t skipped_count;
-	struct stopper_failure *failed;		/* id + error */
-	size_t failed_count;
+	struct id_list stopped;		/* stopped (or, in a dry run, would be) */
+	struct id_list hibernated;	/* the subset of `stopped` hibernated */
+	struct id_note_list skipped;	/* id + reason */
+	struct id_note_list failed;	/* id + error */
 	bool dry_run;
 };
 

@@ -295,8 +295,8 @@ static void test_apply_batches(void **state)
 	apply_setup(&c, spec, 5, false);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
 	assert_int_equal(c.sim.stop_calls, 3);	/* 2 + 2 + 1 */
-	assert_int_equal(c.result.stopped_count, 5);
-	assert_int_equal(c.result.failed_count, 0);
+	assert_int_equal(c.result.stopped.count, 5);
+	assert_int_equal(c.result.failed.count, 0);
 	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-2 i-3 i-4 i-5 ");
 	apply_release(&c);
 }
@@ -315,10 +315,10 @@ static void test_apply_refused_batch_goes_one_by_one(void **state)
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
 	assert_int_equal(c.sim.stop_calls, 4);	/* the batch, then each */
 	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-3 ");
-	assert_int_equal(c.result.stopped_count, 2);
-	assert_int_equal(c.result.failed_count, 1);
-	assert_string_equal(c.result.failed[0].id, "i-2");
-	assert_string_equal(c.result.failed[0].error, "IncorrectInstanceState: refused");
+	assert_int_equal(c.result.stopped.count, 2);
+	assert_int_equal(c.result.failed.count, 1);
+	assert_string_equal(c.result.failed.items[0].id, "i-2");
+	assert_string_equal(c.result.failed.items[0].text, "IncorrectInstanceState: refused");
 	json = stopper_result_json(&c.result);
 	assert_string_equal(json, "{\"stopped\":[\"i-1\",\"i-3\"],\"hibernated\":[],\"skipped\":[],"
 				  "\"failed\":[{\"id\":\"i-2\",\"error\":\"IncorrectInstanceState: refused\"}],"
@@ -338,16 +338,16 @@ static void test_apply_hibernation_falls_back(void **state)
 	c.sim.no_hibernation = true;
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
 	assert_string_equal(buf_cstr(&c.sim.stopped), "i-2 i-1 ");
-	assert_int_equal(c.result.stopped_count, 2);
-	assert_int_equal(c.result.hibernated_count, 0);
-	assert_int_equal(c.result.failed_count, 0);
+	assert_int_equal(c.result.stopped.count, 2);
+	assert_int_equal(c.result.hibernated.count, 0);
+	assert_int_equal(c.result.failed.count, 0);
 	apply_release(&c);
 
 	apply_setup(&c, spec, 2, true);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
 	assert_string_equal(buf_cstr(&c.sim.stopped), "i-2 i-1[h] ");
-	assert_int_equal(c.result.hibernated_count, 1);
-	assert_string_equal(c.result.hibernated[0], "i-1");
+	assert_int_equal(c.result.hibernated.count, 1);
+	assert_string_equal(c.result.hibernated.items[0], "i-1");
 	apply_release(&c);
 }
 
@@ -366,7 +366,7 @@ static void test_apply_waits_for_pending(void **state)
 	assert_int_equal(c.sim.polls, 4);
 	assert_int_equal(c.fake.sleeps, 3);
 	assert_int_equal(c.fake.slept_ms[0], 5000);
-	assert_int_equal(c.result.failed_count, 0);
+	assert_int_equal(c.result.failed.count, 0);
 	apply_release(&c);
 }
 
@@ -382,9 +382,9 @@ static void test_apply_pending_fails_when_time_runs_out(void **state)
 	aws_client_set_deadline(c.aws, c.fake.now_ms + 20000);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
 	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 ");
-	assert_int_equal(c.result.failed_count, 1);
-	assert_string_equal(c.result.failed[0].id, "i-p");
-	assert_non_null(strstr(c.result.failed[0].error, "still pending"));
+	assert_int_equal(c.result.failed.count, 1);
+	assert_string_equal(c.result.failed.items[0].id, "i-p");
+	assert_non_null(strstr(c.result.failed.items[0].text, "still pending"));
 	/* it stopped polling while there was still time to report */
 	assert_true(aws_client_time_left_ms(c.aws) > 0);
 	apply_release(&c);
@@ -402,7 +402,7 @@ static void test_apply_dry_run(void **state)
 	assert_string_equal(buf_cstr(&c.sim.stopped), "");	/* nothing changed */
 	assert_int_equal(c.sim.stop_calls, 2);
 	assert_int_equal(c.sim.polls, 0);			/* no waiting in a dry run */
-	assert_int_equal(c.result.stopped_count, 3);
+	assert_int_equal(c.result.stopped.count, 3);
 	assert_true(c.result.dry_run);
 	apply_release(&c);
 }
