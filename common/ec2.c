@@ -1,5 +1,6 @@
 #include "ec2.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,102 @@
 #include "timeutil.h"
 #include "banned.h"
 
+/* the largest pages each action allows: fewer calls, same answer */
 #define EC2_MAX_RESULTS "1000"
+#define EC2_LAUNCH_TEMPLATE_MAX_RESULTS "200"
+
+/* ---- shared helpers ---- */
+
+/* The text at `path`, or NULL when the element is absent or empty. */
+static char *text_dup(const struct xml_node *node, const char *path)
+{
+	const char *t = xml_text(node, path);
+	return t && *t ? xstrdup(t) : NULL;
+}
+
+/* Room for one more item in a list of `size`-byte items. */
+static void *grow(void *items, size_t count, size_t *cap, size_t size)
+{
+	if (count < *cap)
+		return items;
+	*cap = *cap ? *cap * 2 : 32;
+	return xrealloc(items, *cap * size);
+}
+
+static void tags_release(struct ec2_tag *tags, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		free(tags[i].key);
+		free(tags[i].value);
+	}
+	free(tags);
+}
+
+static const char *tag_lookup(const struct ec2_tag *tags, size_t count, const char *key)
+{
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(tags[i].key, key))
+			return tags[i].value;
+	return NULL;
+}
+
+/*
+ * <tagSet><item><key/><value/></item></tagSet>: an item without a key is
+ * skipped (EC2 never sends one), a missing value is "".
+ */
+static void parse_tags(const struct xml_node *set, struct ec2_tag **tags, size_t *count)
+{
+	size_t n = 0;
+
+	*tags = NULL;
+	*count = 0;
+	xml_for_each(t, set, "item")
+		n++;
+	if (!n)
+		return;
+	*tags = xcalloc(n, sizeof(**tags));
+	xml_for_each(t, set, "item") {
+		const char *k = xml_text(t, "key"), *v = xml_text(t, "value");
+		if (!k)
+			continue;
+		(*tags)[*count].key = xstrdup(k);
+		(*tags)[*count].value = xstrdup(v ? v : "");
+		(*count)++;
+	}
+}
+
+/*
+ * A call whose answer holds nothing we need, with EC2's DryRun: EC2 then
+ * checks permissions and parameters and answers DryRunOperation where it
+ * would have acted. A success answer to a dry run would mean it acted for
+ * real, which EC2 never does: it is reported rather than taken as a pass.
+ * Releases `params`.
+ */
+static int call_dry_runnable(struct aws_client *aws, const char *action,
+			     struct aws_params *params, bool dry_run, struct aws_error *error)
+{
+	struct xml_node *root = NULL;
+	int err;
+
+	if (dry_run)
+		aws_params_add(params, "DryRun", "true");
+	err = aws_query(aws, &aws_service_ec2, action, params, &root, error);
+	xml_free(root);
+	if (dry_run) {
+		if (err && aws_error_is(error, "DryRunOperation")) {
+			memset(error, 0, sizeof(*error));
+			err = 0;
+		} else if (!err) {
+			memset(error, 0, sizeof(*error));
+			error->err = err = ERR_PARSE;
+			error->http_status = 200;
+			snprintf(error->message, sizeof(error->message),
+				 "%s answered a dry run with success", action);
+		}
+	}
+	aws_params_release(params);
+	return err;
+}
 
 /* ---- instances ---- */
 
@@ -19,11 +115,7 @@ static void instance_release(struct ec2_instance *inst)
 	free(inst->image_id);
 	free(inst->private_ip);
 	free(inst->public_ip);
-	for (size_t i = 0; i < inst->tag_count; i++) {
-		free(inst->tags[i].key);
-		free(inst->tags[i].value);
-	}
-	free(inst->tags);
+	tags_release(inst->tags, inst->tag_count);
 }
 
 void ec2_instance_list_release(struct ec2_instance_list *list)
@@ -37,16 +129,7 @@ void ec2_instance_list_release(struct ec2_instance_list *list)
 
 const char *ec2_instance_tag(const struct ec2_instance *inst, const char *key)
 {
-	for (size_t i = 0; i < inst->tag_count; i++)
-		if (!strcmp(inst->tags[i].key, key))
-			return inst->tags[i].value;
-	return NULL;
-}
-
-static char *text_dup(const struct xml_node *node, const char *path)
-{
-	const char *t = xml_text(node, path);
-	return t && *t ? xstrdup(t) : NULL;
+	return tag_lookup(inst->tags, inst->tag_count, key);
 }
 
 static int64_t text_time(const struct xml_node *node, const char *path)
@@ -61,10 +144,8 @@ static int64_t text_time(const struct xml_node *node, const char *path)
 
 static int parse_instance(const struct xml_node *item, struct ec2_instance *inst)
 {
-	const struct xml_node *tags = xml_child(item, "tagSet");
 	const struct xml_node *enis = xml_child(item, "networkInterfaceSet");
 	const char *hib = xml_text(item, "hibernationOptions/configured");
-	size_t ntags = 0;
 
 	memset(inst, 0, sizeof(*inst));
 	inst->id = text_dup(item, "instanceId");
@@ -78,19 +159,7 @@ static int parse_instance(const struct xml_node *item, struct ec2_instance *inst
 	inst->launch_time = text_time(item, "launchTime");
 	inst->hibernation_configured = hib && !strcmp(hib, "true");
 
-	xml_for_each(t, tags, "item")
-		ntags++;
-	if (ntags) {
-		inst->tags = xcalloc(ntags, sizeof(*inst->tags));
-		xml_for_each(t, tags, "item") {
-			const char *k = xml_text(t, "key"), *v = xml_text(t, "value");
-			if (!k)
-				continue;
-			inst->tags[inst->tag_count].key = xstrdup(k);
-			inst->tags[inst->tag_count].value = xstrdup(v ? v : "");
-			inst->tag_count++;
-		}
-	}
+	parse_tags(xml_child(item, "tagSet"), &inst->tags, &inst->tag_count);
 	xml_for_each(eni, enis, "item") {
 		const char *index = xml_text(eni, "attachment/deviceIndex");
 		if (index && !strcmp(index, "0"))
@@ -105,10 +174,7 @@ int ec2_parse_instances(const struct xml_node *root, struct ec2_instance_list *o
 		return ERR_PARSE;
 	xml_for_each(res, xml_child(root, "reservationSet"), "item") {
 		xml_for_each(item, xml_child(res, "instancesSet"), "item") {
-			if (out->count == out->cap) {
-				out->cap = out->cap ? out->cap * 2 : 32;
-				out->items = xrealloc(out->items, out->cap * sizeof(*out->items));
-			}
+			out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
 			if (parse_instance(item, &out->items[out->count])) {
 				instance_release(&out->items[out->count]);
 				return ERR_PARSE;
@@ -160,32 +226,267 @@ int ec2_stop_instances(struct aws_client *aws, const char *const *ids, size_t n,
 		       const struct ec2_stop_options *opts, struct aws_error *error)
 {
 	struct aws_params params = AWS_PARAMS_INIT;
-	struct xml_node *root = NULL;
-	int err;
 
 	for (size_t i = 0; i < n; i++)
 		aws_params_addf(&params, ids[i], "InstanceId.%zu", i + 1);
 	if (opts->hibernate)
 		aws_params_add(&params, "Hibernate", "true");
-	if (opts->dry_run)
-		aws_params_add(&params, "DryRun", "true");
-	err = aws_query(aws, &aws_service_ec2, "StopInstances", &params, &root, error);
-	if (opts->dry_run) {
-		if (err && aws_error_is(error, "DryRunOperation")) {
-			memset(error, 0, sizeof(*error));
-			err = 0;
-		} else if (!err) {
-			/* EC2 never answers a dry run with success */
-			error->err = err = ERR_PARSE;
-			snprintf(error->message, sizeof(error->message),
-				 "StopInstances answered a dry run with success");
+	return call_dry_runnable(aws, "StopInstances", &params, opts->dry_run, error);
+}
+
+int ec2_terminate_instances(struct aws_client *aws, const char *const *ids, size_t n,
+			    bool dry_run, struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		aws_params_addf(&params, ids[i], "InstanceId.%zu", i + 1);
+	return call_dry_runnable(aws, "TerminateInstances", &params, dry_run, error);
+}
+
+/* ---- images (AMIs) and their snapshots ---- */
+
+static void image_release(struct ec2_image *image)
+{
+	free(image->id);
+	free(image->name);
+	free(image->state);
+	free(image->creation_date);
+	free(image->owner_id);
+	for (size_t i = 0; i < image->snapshot_count; i++)
+		free(image->snapshot_ids[i]);
+	free(image->snapshot_ids);
+	tags_release(image->tags, image->tag_count);
+}
+
+void ec2_image_list_release(struct ec2_image_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		image_release(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+const char *ec2_image_tag(const struct ec2_image *image, const char *key)
+{
+	return tag_lookup(image->tags, image->tag_count, key);
+}
+
+/*
+ * EC2 writes creationDate as 2026-11-25T03:12:45.000Z. A date without a
+ * time of day is refused too: its age would be a guess of up to a day,
+ * and the callers delete what is old enough.
+ */
+static int parse_creation_date(const char *text, int64_t *epoch_s)
+{
+	bool date_only = false;
+
+	if (!text || time_parse_iso8601(text, epoch_s, &date_only) || date_only)
+		return ERR_PARSE;
+	return 0;
+}
+
+static int parse_image(const struct xml_node *item, struct ec2_image *image)
+{
+	const struct xml_node *mappings = xml_child(item, "blockDeviceMapping");
+	const char *name = xml_text(item, "name"), *owner = xml_text(item, "imageOwnerId");
+	size_t n = 0;
+
+	memset(image, 0, sizeof(*image));
+	image->id = text_dup(item, "imageId");
+	image->state = text_dup(item, "imageState");
+	image->creation_date = text_dup(item, "creationDate");
+	if (!image->id || !image->state ||
+	    parse_creation_date(image->creation_date, &image->creation_time))
+		return ERR_PARSE;
+	image->name = xstrdup(name ? name : "");
+	image->owner_id = xstrdup(owner ? owner : "");
+
+	/* instance-store (ephemeral) mappings and "no device" ones have no snapshot */
+	xml_for_each(m, mappings, "item")
+		n++;
+	if (n) {
+		image->snapshot_ids = xcalloc(n, sizeof(*image->snapshot_ids));
+		xml_for_each(m, mappings, "item") {
+			char *snap = text_dup(m, "ebs/snapshotId");
+			if (snap)
+				image->snapshot_ids[image->snapshot_count++] = snap;
 		}
 	}
-	xml_free(root);
+	parse_tags(xml_child(item, "tagSet"), &image->tags, &image->tag_count);
+	return 0;
+}
+
+int ec2_parse_images(const struct xml_node *root, struct ec2_image_list *out)
+{
+	/* an empty answer may omit the set; any other document is not ours */
+	if (!xml_child(root, "imagesSet") && strcmp(root->name, "DescribeImagesResponse"))
+		return ERR_PARSE;
+	xml_for_each(item, xml_child(root, "imagesSet"), "item") {
+		out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
+		if (parse_image(item, &out->items[out->count])) {
+			image_release(&out->items[out->count]);
+			return ERR_PARSE;
+		}
+		out->count++;
+	}
+	return 0;
+}
+
+static int on_images_page(void *ctx, const struct xml_node *root)
+{
+	return ec2_parse_images(root, ctx);
+}
+
+int ec2_describe_images(struct aws_client *aws, const struct ec2_image_query *query,
+			struct ec2_image_list *out, struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+	int err;
+
+	for (size_t i = 0; query->owners && query->owners[i]; i++)
+		aws_params_addf(&params, query->owners[i], "Owner.%zu", i + 1);
+	if (query->filters)
+		ec2_filters_to_params(query->filters, &params);
+	/* only when asked: "false" is EC2's default, and older models lack the flags */
+	if (query->include_deprecated)
+		aws_params_add(&params, "IncludeDeprecated", "true");
+	if (query->include_disabled)
+		aws_params_add(&params, "IncludeDisabled", "true");
+	aws_params_add(&params, "MaxResults", EC2_MAX_RESULTS);
+	err = aws_query_all(aws, &aws_service_ec2, "DescribeImages", &params, on_images_page, out,
+			    error);
+	/* a partial listing could make an image look unused: none at all instead */
+	if (err)
+		ec2_image_list_release(out);
 	aws_params_release(&params);
 	return err;
 }
 
+int ec2_deregister_image(struct aws_client *aws, const char *image_id, bool dry_run,
+			 struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+
+	aws_params_add(&params, "ImageId", image_id);
+	return call_dry_runnable(aws, "DeregisterImage", &params, dry_run, error);
+}
+
+int ec2_delete_snapshot(struct aws_client *aws, const char *snapshot_id, bool dry_run,
+			struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+
+	aws_params_add(&params, "SnapshotId", snapshot_id);
+	return call_dry_runnable(aws, "DeleteSnapshot", &params, dry_run, error);
+}
+
+/* ---- launch templates ---- */
+
+static void launch_template_version_release(struct ec2_launch_template_version *v)
+{
+	free(v->template_id);
+	free(v->template_name);
+	free(v->image_id);
+}
+
+void ec2_launch_template_version_list_release(struct ec2_launch_template_version_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		launch_template_version_release(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+/* Version numbers start at 1; anything else is not a version EC2 wrote. */
+static int parse_version_number(const char *text, long *out)
+{
+	char *end;
+	long v;
+
+	if (!text || *text < '0' || *text > '9')
+		return ERR_PARSE;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || *end || v < 1)
+		return ERR_PARSE;
+	*out = v;
+	return 0;
+}
+
+static int parse_launch_template_version(const struct xml_node *item,
+					 struct ec2_launch_template_version *v)
+{
+	const char *name = xml_text(item, "launchTemplateName");
+	const char *is_default = xml_text(item, "defaultVersion");
+
+	memset(v, 0, sizeof(*v));
+	v->template_id = text_dup(item, "launchTemplateId");
+	if (!v->template_id || parse_version_number(xml_text(item, "versionNumber"), &v->version))
+		return ERR_PARSE;
+	v->template_name = xstrdup(name ? name : "");
+	v->is_default = is_default && !strcmp(is_default, "true");
+	v->image_id = text_dup(item, "launchTemplateData/imageId");
+	return 0;
+}
+
+int ec2_parse_launch_template_versions(const struct xml_node *root,
+				       struct ec2_launch_template_version_list *out)
+{
+	if (!xml_child(root, "launchTemplateVersionSet") &&
+	    strcmp(root->name, "DescribeLaunchTemplateVersionsResponse"))
+		return ERR_PARSE;
+	xml_for_each(item, xml_child(root, "launchTemplateVersionSet"), "item") {
+		out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
+		if (parse_launch_template_version(item, &out->items[out->count])) {
+			launch_template_version_release(&out->items[out->count]);
+			return ERR_PARSE;
+		}
+		out->count++;
+	}
+	return 0;
+}
+
+static int on_launch_template_versions_page(void *ctx, const struct xml_node *root)
+{
+	return ec2_parse_launch_template_versions(root, ctx);
+}
+
+int ec2_describe_launch_template_versions(struct aws_client *aws, const char *template_id,
+					  const char *template_name,
+					  const char *const *versions,
+					  struct ec2_launch_template_version_list *out,
+					  struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+	int err;
+
+	/* without versions EC2 lists every version of the template: never what we mean */
+	if (!versions || !versions[0]) {
+		memset(error, 0, sizeof(*error));
+		error->err = ERR_INTERNAL;
+		snprintf(error->message, sizeof(error->message),
+			 "DescribeLaunchTemplateVersions called without versions");
+		ec2_launch_template_version_list_release(out);
+		return ERR_INTERNAL;
+	}
+	if (template_id)
+		aws_params_add(&params, "LaunchTemplateId", template_id);
+	else if (template_name)
+		aws_params_add(&params, "LaunchTemplateName", template_name);
+	/* the model's member is Versions; its wire name is LaunchTemplateVersion.N */
+	for (size_t i = 0; versions[i]; i++)
+		aws_params_addf(&params, versions[i], "LaunchTemplateVersion.%zu", i + 1);
+	aws_params_add(&params, "MaxResults", EC2_LAUNCH_TEMPLATE_MAX_RESULTS);
+	err = aws_query_all(aws, &aws_service_ec2, "DescribeLaunchTemplateVersions", &params,
+			    on_launch_template_versions_page, out, error);
+	if (err)
+		ec2_launch_template_version_list_release(out);
+	aws_params_release(&params);
+	return err;
+}
 /* ---- filters ---- */
 
 void ec2_filters_add(struct ec2_filter_list *list, const char *name, const char *const *values)

@@ -49,7 +49,7 @@ void slack_client_free(struct slack_client *c);
  * "blocks": [...]}). Returns 0 once Slack answered 200; else the error
  * (ERR_HTTP for a refusal or transport failure, ERR_THROTTLED for a 429
  * that could not be waited out, ERR_TIMEOUT when the deadline came first)
- * with a one-line reason in errmsg ("Slack answered 404 no_service",
+ * with a one-line reason in errmsg ("Slack answered 404: no_service",
  * "gave up after 5 attempts: Slack answered 500"). deadline_ms is Unix ms;
  * 0 means none.
  */

@@ -109,3 +109,19 @@ int fake_aws_body_has(const struct fake_aws *f, size_t i, const char *s)
 {
 	return i < FAKE_MAX && strstr(buf_cstr(&f->bodies[i]), s) != NULL;
 }
+
+http_transport_fn fake_aws_transport(void)
+{
+	return fake_transport;
+}
+
+struct aws_clock fake_aws_clock(struct fake_aws *f)
+{
+	return (struct aws_clock){ fake_now, fake_sleep, fake_random, f };
+}
+
+void fake_aws_answer_headers(struct fake_aws *f, long status, const char *headers,
+			     const char *body)
+{
+	f->answers[f->answer_count++] = (struct fake_answer){ 0, status, body, headers };
+}

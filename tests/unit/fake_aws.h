@@ -47,4 +47,15 @@ struct aws_client *fake_aws_client_with(struct fake_aws *f, const struct aws_cre
 /* Whether request i's body contains s. */
 int fake_aws_body_has(const struct fake_aws *f, size_t i, const char *s);
 
+/*
+ * The fake's pieces on their own, for clients other than aws_client (the
+ * Slack client): the transport takes the fake as its ctx; the clock is
+ * returned by value with ctx = f (clients copy it).
+ */
+http_transport_fn fake_aws_transport(void);
+struct aws_clock fake_aws_clock(struct fake_aws *f);
+/* A scripted answer with a raw header block ("Retry-After: 3\n"). */
+void fake_aws_answer_headers(struct fake_aws *f, long status, const char *headers,
+			     const char *body);
+
 #endif

@@ -1,0 +1,274 @@
+#include "autoscaling.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+/* The largest page both Describe calls allow. */
+#define ASG_MAX_RECORDS "100"
+/*
+ * DescribeLaunchConfigurations takes at most 50 names. DescribeAutoScalingGroups
+ * takes 50 by default (more only when MaxRecords is raised), so both are asked
+ * in batches of 50: never refused, whatever MaxRecords does to the limit.
+ */
+#define ASG_NAMES_PER_CALL 50
+
+static char *text_dup(const struct xml_node *node, const char *path)
+{
+	const char *t = xml_text(node, path);
+	return t && *t ? xstrdup(t) : NULL;
+}
+
+/* A whole decimal number (optionally signed), nothing around it. */
+static int text_long(const struct xml_node *node, const char *path, long *out)
+{
+	const char *t = xml_text(node, path);
+	char *end;
+
+	if (!t || !*t)
+		return ERR_PARSE;
+	errno = 0;
+	*out = strtol(t, &end, 10);
+	if (errno || end == t || *end)
+		return ERR_PARSE;
+	return 0;
+}
+
+/* ---- groups ---- */
+
+static void template_ref_release(struct asg_template_ref *ref)
+{
+	free(ref->template_id);
+	free(ref->template_name);
+	free(ref->version);
+}
+
+static void group_release(struct asg_group *g)
+{
+	free(g->name);
+	free(g->launch_configuration);
+	for (size_t i = 0; i < g->template_count; i++)
+		template_ref_release(&g->templates[i]);
+	free(g->templates);
+	for (size_t i = 0; i < g->instance_count; i++) {
+		free(g->instances[i].id);
+		free(g->instances[i].lifecycle_state);
+		free(g->instances[i].health_status);
+	}
+	free(g->instances);
+	memset(g, 0, sizeof(*g));
+}
+
+void asg_group_list_release(struct asg_group_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		group_release(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+/*
+ * Adds the template a <LaunchTemplate> or <LaunchTemplateSpecification>
+ * element names; `spec` NULL (the element is absent) adds nothing. A
+ * reference that names neither an id nor a name cannot be followed, and a
+ * caller that decides which images are in use must not skip it silently.
+ */
+static int add_template_ref(struct asg_group *g, const struct xml_node *spec)
+{
+	struct asg_template_ref *ref;
+
+	if (!spec)
+		return 0;
+	g->templates = xrealloc(g->templates, (g->template_count + 1) * sizeof(*g->templates));
+	ref = &g->templates[g->template_count++];
+	ref->template_id = text_dup(spec, "LaunchTemplateId");
+	ref->template_name = text_dup(spec, "LaunchTemplateName");
+	ref->version = text_dup(spec, "Version");
+	return ref->template_id || ref->template_name ? 0 : ERR_PARSE;
+}
+
+/*
+ * <Instances><member><InstanceId/><LifecycleState/><HealthStatus/>
+ * <ProtectedFromScaleIn/></member></Instances>: the model requires all four;
+ * callers compare the states, so an instance without them is refused rather
+ * than handed on with NULLs.
+ */
+static int parse_instances(struct asg_group *g, const struct xml_node *instances)
+{
+	size_t n = 0;
+
+	xml_for_each(m, instances, "member")
+		n++;
+	if (!n)
+		return 0;
+	g->instances = xcalloc(n, sizeof(*g->instances));
+	xml_for_each(m, instances, "member") {
+		struct asg_instance *inst = &g->instances[g->instance_count++];
+		const char *protected = xml_text(m, "ProtectedFromScaleIn");
+
+		inst->id = text_dup(m, "InstanceId");
+		inst->lifecycle_state = text_dup(m, "LifecycleState");
+		inst->health_status = text_dup(m, "HealthStatus");
+		inst->protected_from_scale_in = protected && !strcmp(protected, "true");
+		if (!inst->id || !inst->lifecycle_state || !inst->health_status)
+			return ERR_PARSE;
+	}
+	return 0;
+}
+
+static int parse_group(const struct xml_node *m, struct asg_group *g)
+{
+	const struct xml_node *mixed = xml_path(m, "MixedInstancesPolicy/LaunchTemplate");
+	int err;
+
+	memset(g, 0, sizeof(*g));
+	g->name = text_dup(m, "AutoScalingGroupName");
+	if (!g->name || text_long(m, "MinSize", &g->min_size) ||
+	    text_long(m, "MaxSize", &g->max_size) ||
+	    text_long(m, "DesiredCapacity", &g->desired_capacity))
+		return ERR_PARSE;
+	g->launch_configuration = text_dup(m, "LaunchConfigurationName");
+	err = add_template_ref(g, xml_child(m, "LaunchTemplate"));
+	if (!err)
+		err = add_template_ref(g, xml_child(mixed, "LaunchTemplateSpecification"));
+	xml_for_each(o, xml_child(mixed, "Overrides"), "member") {
+		if (err)
+			break;
+		err = add_template_ref(g, xml_child(o, "LaunchTemplateSpecification"));
+	}
+	if (!err)
+		err = parse_instances(g, xml_child(m, "Instances"));
+	return err;
+}
+
+int asg_parse_groups(const struct xml_node *root, struct asg_group_list *out)
+{
+	const struct xml_node *groups =
+		xml_path(root, "DescribeAutoScalingGroupsResult/AutoScalingGroups");
+
+	/*
+	 * AutoScalingGroups is required in the answer (empty, it is still
+	 * there): without it this is some other document, such as an error,
+	 * and reading it as "no groups" would hide every group in use.
+	 */
+	if (strcmp(root->name, "DescribeAutoScalingGroupsResponse") || !groups)
+		return ERR_PARSE;
+	xml_for_each(m, groups, "member") {
+		if (out->count == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 16;
+			out->items = xrealloc(out->items, out->cap * sizeof(*out->items));
+		}
+		if (parse_group(m, &out->items[out->count])) {
+			group_release(&out->items[out->count]);
+			return ERR_PARSE;
+		}
+		out->count++;
+	}
+	return 0;
+}
+
+static int on_groups_page(void *ctx, const struct xml_node *root)
+{
+	return asg_parse_groups(root, ctx);
+}
+
+static int on_launch_configurations_page(void *ctx, const struct xml_node *root)
+{
+	return asg_parse_launch_configurations(root, ctx);
+}
+
+/*
+ * Every page of `action`, once for all (names NULL) or once per batch of
+ * names sent as `list_key`.member.N. A names array that is present but
+ * empty asks for nothing: sending no names would list everything instead.
+ */
+static int describe_by_names(struct aws_client *aws, const char *action, const char *list_key,
+			     const char *const *names, aws_xml_page_fn on_page, void *out,
+			     struct aws_error *error)
+{
+	size_t next = 0;
+	int err = 0;
+
+	do {
+		struct aws_params params = AWS_PARAMS_INIT;
+
+		if (names) {
+			if (!names[next])
+				break;
+			for (size_t i = 0; i < ASG_NAMES_PER_CALL && names[next]; i++, next++)
+				aws_params_addf(&params, names[next], "%s.member.%zu", list_key,
+						i + 1);
+		}
+		aws_params_add(&params, "MaxRecords", ASG_MAX_RECORDS);
+		err = aws_query_all(aws, &aws_service_autoscaling, action, &params, on_page, out,
+				    error);
+		aws_params_release(&params);
+	} while (!err && names && names[next]);
+	return err;
+}
+
+int asg_describe_groups(struct aws_client *aws, const char *const *names,
+			struct asg_group_list *out, struct aws_error *error)
+{
+	int err = describe_by_names(aws, "DescribeAutoScalingGroups", "AutoScalingGroupNames",
+				    names, on_groups_page, out, error);
+	if (err)
+		asg_group_list_release(out);
+	return err;
+}
+
+/* ---- launch configurations ---- */
+
+void asg_launch_configuration_list_release(struct asg_launch_configuration_list *list)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		free(list->items[i].name);
+		free(list->items[i].image_id);
+	}
+	free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+int asg_parse_launch_configurations(const struct xml_node *root,
+				    struct asg_launch_configuration_list *out)
+{
+	const struct xml_node *configs =
+		xml_path(root, "DescribeLaunchConfigurationsResult/LaunchConfigurations");
+
+	/* required in the answer, as AutoScalingGroups is above */
+	if (strcmp(root->name, "DescribeLaunchConfigurationsResponse") || !configs)
+		return ERR_PARSE;
+	xml_for_each(m, configs, "member") {
+		char *name = text_dup(m, "LaunchConfigurationName");
+		char *image_id = text_dup(m, "ImageId");
+
+		if (!name || !image_id) {
+			free(name);
+			free(image_id);
+			return ERR_PARSE;
+		}
+		if (out->count == out->cap) {
+			out->cap = out->cap ? out->cap * 2 : 16;
+			out->items = xrealloc(out->items, out->cap * sizeof(*out->items));
+		}
+		out->items[out->count].name = name;
+		out->items[out->count].image_id = image_id;
+		out->count++;
+	}
+	return 0;
+}
+
+int asg_describe_launch_configurations(struct aws_client *aws, const char *const *names,
+				       struct asg_launch_configuration_list *out,
+				       struct aws_error *error)
+{
+	int err = describe_by_names(aws, "DescribeLaunchConfigurations", "LaunchConfigurationNames",
+				    names, on_launch_configurations_page, out, error);
+	if (err)
+		asg_launch_configuration_list_release(out);
+	return err;
+}
