@@ -54,7 +54,8 @@ int http_global_init(void)
 
 void http_response_release(struct http_response *r)
 {
-	buf_release(&r->body);
+	/* a body may hold a secret (an SSM SecureString in clear): wipe it */
+	buf_release_secret(&r->body);
 	buf_release(&r->headers);
 	r->status = 0;
 }

@@ -42,6 +42,7 @@ struct http_response {
 };
 #define HTTP_RESPONSE_INIT { 0, BUF_INIT, BUF_INIT }
 
+/* Frees the response; the body is wiped first (it may hold a secret). */
 void http_response_release(struct http_response *r);
 /* Looks a header up, case-insensitively; the value is trimmed. */
 bool http_response_header(const struct http_response *r, const char *name,
