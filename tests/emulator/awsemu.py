@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A strict local AWS emulator (EC2 now; Auto Scaling and SSM wired for later).
+"""A strict local AWS emulator: the EC2, Auto Scaling and SSM calls our functions make.
 
 One HTTP(S) port serves every service; the service is read from the SigV4
 credential scope of the ``Authorization`` header.  The point of this emulator
@@ -9,14 +9,29 @@ away with a malformed request:
 * the wire protocol of each service is taken from botocore's own models
   (``ec2`` form encoding, ``query`` form encoding, JSON 1.1); the action must
   exist, ``Version`` must match, every parameter must be known to the input
-  shape, be of the right type and required members must be present;
+  shape, be of the right type and required members must be present (Auto
+  Scaling and SSM also check string lengths, as their services do);
 * every request's SigV4 signature is recomputed with botocore's signer, the
   clock skew, credential scope and payload hash are checked;
 * responses are serialised from the model's output shapes, so a real botocore
   client (and therefore the C client's parser) sees AWS-shaped documents.
 
-A plain-JSON control API under ``/_emu/`` (no signature) sets the state,
-lists the calls received, injects faults and shuts the server down.
+Debian's botocore (1.29) predates a few members the current EC2 API has
+(DescribeImages' MaxResults, NextToken and IncludeDisabled); MODEL_OVERLAYS
+adds exactly those when the models load, everything else stays as botocore
+has it.  The test harness loads its clients through the same overlay.
+
+Actions answered (everything else in the models: EmulatorNotImplemented, 501):
+    ec2          DescribeInstances, StopInstances, StartInstances,
+                 TerminateInstances, DescribeImages, DeregisterImage,
+                 DeleteSnapshot, DescribeLaunchTemplates,
+                 DescribeLaunchTemplateVersions
+    autoscaling  DescribeAutoScalingGroups, DescribeLaunchConfigurations
+    ssm          GetParameter
+List calls page with NextToken: DescribeImages only when MaxResults is given,
+the others also at the server's page size (--page-size, /_emu/config) and the
+Auto Scaling ones at AWS's default of 50 records.  A token is only good for
+the query that produced it.
 
 Run with Debian's python (it has botocore):
     /usr/bin/python3 tests/emulator/awsemu.py [--host 127.0.0.1] [--port 0]
@@ -26,7 +41,8 @@ The port file is written (atomically) once the socket listens.
 
 Control API (plain JSON, no signature):
     GET  /_emu/health           {"ok": true, "region": ...}
-    GET  /_emu/state            the normalised state (re-POSTable)
+    GET  /_emu/state            the normalised state (re-POSTable; shows what
+                                  was deregistered, deleted, stopped...)
     POST /_emu/state            replace the state (400 if invalid)
     GET  /_emu/calls            [{service, action, params, raw, status,
                                   error_code, error_message, fault, detail,
@@ -43,10 +59,13 @@ Faults fire once the call is identified, before authentication.  ``reset``
 and ``malformed`` do not run the action; ``truncate`` runs it and loses the
 answer; ``slow`` delays, then answers normally.
 
-Seed state (every field but "id" optional):
+Seed state (every field but the id optional; a bad seed is a ValueError,
+answered 400 by POST /_emu/state):
     {"region": "eu-west-1", "account_id": "123456789012",
      "denied_actions": ["ec2:StopInstances"],   (IAM: answered UnauthorizedOperation,
-                                                 AccessDenied or AccessDeniedException)
+                                                 AccessDenied or AccessDeniedException;
+                                                 "kms:Decrypt" refuses reading a
+                                                 SecureString WithDecryption)
      "credentials": {"AKID": "secret" | {"secret": "...", "session_token": "..."}},
      "instances": [{"id": "i-...", "state": "running", "tags": {"k": "v"},
         "launch_time": ISO8601, "attach_time": ISO8601, "hibernation": false,
@@ -55,10 +74,57 @@ Seed state (every field but "id" optional):
         "disable_api_termination": false, "az": "<region>a", "subnet_id": ...,
         "vpc_id": ..., "reservation_id": "r-...", "eni_id": "eni-...",
         "key_name": null, "architecture": "x86_64",
-        "describes_seen": 0, "hibernated": false}]}
+        "describes_seen": 0, "hibernated": false}],
+     "images": [{"id": "ami-" + 8 or 17 hex, "name": <id>,
+        "state": "available",     (pending | available | invalid | deregistered |
+                                   transient | failed | error | disabled)
+        "creation_date": "2026-11-20T03:00:00.000Z" (default: now; answered as given),
+        "owner_id": <account_id>, "owner_alias": null ("amazon", ...),
+        "tags": {"k": "v"}, "snapshots": ["snap-" + the image's hex],
+        "deprecated": false, "deprecation_time": <creation_date if deprecated>,
+        "disabled": false (state "disabled" says the same), "public": false,
+        "description": "", "architecture": "x86_64"}],
+     "snapshots": [{"id": "snap-" + 8 or 17 hex, "volume_size": 8, "tags": {},
+        "owner_id": <account_id>}]
+        (every snapshot an image names is added if missing, owned by the
+         image's owner; deregistering an image leaves its snapshots, as AWS does)
+     "launch_templates": [{"id": "lt-" + 17 hex, "name": <id>,
+        "default_version": <the lowest version number>,
+        "create_time": now, "created_by": "arn:aws:iam::<account>:root", "tags": {},
+        "versions": [{"number": 1, "image_id": "ami-..." | null | "resolve:ssm:/name",
+                      "instance_type": null, "description": null,
+                      "create_time": <template's>}]}]     ($Latest = the highest number)
+     "launch_configurations": [{"name": "old-agents", "image_id": "ami-...",
+        "instance_type": "t3.micro", "created_time": now}],
+     "auto_scaling_groups": [{"name": "drone-agents", "min_size": 0, "max_size": 10,
+        "desired_capacity": 2, "tags": {}, "availability_zones": ["<region>a"],
+        "health_check_type": "EC2", "default_cooldown": 300, "created_time": now,
+        exactly one of
+          "launch_configuration": "old-agents",     (must exist)
+          "launch_template": {"id": "lt-..."} or {"name": "devbox"} (must exist),
+                             plus "version": "$Default" | "$Latest" | "3"
+                             (default "$Default"; a number must exist),
+          "mixed_instances_policy": {"launch_template": {...as above...},
+              "overrides": [{"instance_type": "t3.large", "launch_template": {...}}]},
+        "instances": [{"id": "i-...", "lifecycle_state": "InService",
+            "health_status": "Healthy", "protected_from_scale_in": false,
+            "instance_type": <the EC2 instance's or t3.micro>, "az": ...,
+            "launch_template": {...} | "launch_configuration": "..." (default:
+            the group's)}]}],
+     "parameters": [{"name": "/devcloud/slack-webhook", "value": "..." (required;
+        a list for a StringList is joined with commas),
+        "type": "String" | "StringList" | "SecureString", "version": 1,
+        "last_modified_date": now, "data_type": "text" | "aws:ec2:image"}]}
 A pending instance turns running once it has been returned by
 ``running_after_describes`` DescribeInstances calls (null: stays pending);
 stopping/shutting-down settle to stopped/terminated at the next describe.
+
+Images: DescribeImages returns the account's own images, public ones, and
+another account's only when Owners names it ("self" is the account).
+Deprecated and disabled images are returned only with IncludeDeprecated /
+IncludeDisabled (real AWS also shows owners their own deprecated images;
+here a client must ask, so that what it gets does not depend on who owns
+what).  DeleteSnapshot refuses a snapshot any registered image still names.
 """
 
 import argparse
@@ -184,6 +250,67 @@ def protocol_error(protocol, kind, message, detail=None):
 # Service models
 # --------------------------------------------------------------------------
 
+# What the current AWS APIs have and Debian's botocore 1.29 models lack, by
+# service and model file.  Members are only added (never replaced), so a
+# newer botocore that has them already is left alone; validation stays as
+# strict as the model for everything not named here.
+MODEL_OVERLAYS = {
+    'ec2': {
+        'service-2': {
+            'members': {
+                # DescribeImages became paginated (2023): MaxResults 5-1000,
+                # checked by the action like DescribeInstances' is.
+                'DescribeImagesRequest': {
+                    'IncludeDisabled': {'shape': 'Boolean'},
+                    'MaxResults': {'shape': 'Integer'},
+                    'NextToken': {'shape': 'String'},
+                },
+                'DescribeImagesResult': {
+                    'NextToken': {'shape': 'String', 'locationName': 'nextToken'},
+                },
+            },
+            # DisableImage (2024) added the image state "disabled".
+            'enums': {'ImageState': ['disabled']},
+        },
+        'paginators-1': {
+            'DescribeImages': {'input_token': 'NextToken', 'output_token': 'NextToken',
+                               'limit_key': 'MaxResults', 'result_key': 'Images'},
+        },
+    },
+}
+
+
+def overlay_model(service_name, type_name, data):
+    """Apply MODEL_OVERLAYS to a loaded model dict, in place; returns it.
+
+    Idempotent: loaders cache their dicts and may hand the same one out
+    again."""
+    overlay = MODEL_OVERLAYS.get(service_name, {}).get(type_name)
+    if not overlay:
+        return data
+    if type_name == 'service-2':
+        shapes = data['shapes']
+        for shape_name, members in overlay.get('members', {}).items():
+            for member, spec in members.items():
+                shapes[shape_name]['members'].setdefault(member, dict(spec))
+        for shape_name, values in overlay.get('enums', {}).items():
+            enum = shapes[shape_name]['enum']
+            enum.extend(v for v in values if v not in enum)
+    elif type_name == 'paginators-1':
+        for op, spec in overlay.items():
+            data['pagination'].setdefault(op, dict(spec))
+    return data
+
+
+class OverlayLoader(botocore.loaders.Loader):
+    """botocore's loader with MODEL_OVERLAYS applied (the harness's clients
+    use it too, so that tests can send what the emulator accepts)."""
+
+    def load_service_model(self, service_name, type_name, api_version=None):
+        data = super().load_service_model(service_name, type_name, api_version)
+        return overlay_model(service_name, type_name, data)
+
+
 class Service:
     """A botocore service model plus the bits of metadata the wire needs."""
 
@@ -212,7 +339,7 @@ _SERVICES = None
 def services():
     global _SERVICES
     if _SERVICES is None:
-        loader = botocore.loaders.Loader()
+        loader = OverlayLoader()
         _SERVICES = {n: Service(loader, n) for n in SERVICE_NAMES}
     return _SERVICES
 
@@ -250,7 +377,7 @@ def _scalar_from_text(protocol, shape, text, where):
                 protocol, 'invalid_value',
                 f'Value ({text}) for parameter {where} is invalid. '
                 f'Expected one of: {", ".join(shape.enum)}')
-        return text
+        return _check_length(protocol, shape, text, where)
     if t in ('integer', 'long'):
         if not _INT_RE.match(text):
             raise bad('integer')
@@ -286,6 +413,25 @@ def _check_range(protocol, shape, value, where):
             f'Value ({value}) for parameter {where} is invalid. '
             f'Expected a value between {lo} and {hi}.')
     return value
+
+
+def _check_length(protocol, shape, value, where):
+    """String lengths from the model, as the Query and JSON services check
+    them.  EC2 does not validate by the model (its ids and names are checked
+    by each action), so neither do we."""
+    if protocol == 'ec2':
+        return value
+    lo, hi = shape.metadata.get('min'), shape.metadata.get('max')
+    if lo is not None and len(value) < lo:
+        rule = f'greater than or equal to {lo}'
+    elif hi is not None and len(value) > hi:
+        rule = f'less than or equal to {hi}'
+    else:
+        return value
+    raise protocol_error(
+        protocol, 'invalid_value',
+        f"1 validation error detected: Value '{value}' at '{where}' failed to "
+        f'satisfy constraint: Member must have length {rule}')
 
 
 def _query_member_name(protocol, member_name, member_shape):
@@ -485,7 +631,7 @@ def validate_json_params(value, shape, where=''):
                 f"1 validation error detected: Value '{value}' at '{label}' "
                 f'failed to satisfy constraint: Member must satisfy enum value '
                 f'set: [{", ".join(shape.enum)}]')
-        return value
+        return _check_length(protocol, shape, value, label)
     if t in ('integer', 'long'):
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong('integer')
@@ -611,7 +757,12 @@ def serialize_response(service, op, data, request_id):
     if service.protocol == 'json':
         body = json_value(shape, data or {}) if shape is not None else {}
         return 'application/x-amz-json-1.1', json.dumps(body).encode()
-    inner = xml_body(service.protocol, shape, data or {}) if shape is not None else ''
+    if shape is not None:
+        inner = xml_body(service.protocol, shape, data or {})
+    elif service.protocol == 'ec2':
+        inner = '<return>true</return>'   # what EC2 answers for actions without output
+    else:
+        inner = ''
     if service.protocol == 'ec2':
         doc = (f'<{op.name}Response xmlns="{service.xmlns}">'
                f'<requestId>{request_id}</requestId>{inner}</{op.name}Response>')
@@ -816,21 +967,424 @@ def normalize_instance(raw, index, region):
     return inst
 
 
+AMI_ID_RE = re.compile(r'^ami-(?:[0-9a-f]{8}|[0-9a-f]{17})$')
+SNAPSHOT_ID_RE = re.compile(r'^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$')
+LAUNCH_TEMPLATE_ID_RE = re.compile(r'^lt-[0-9a-f]{17}$')
+LAUNCH_TEMPLATE_NAME_RE = re.compile(r'^[a-zA-Z0-9().\-/_]{3,128}$')
+ACCOUNT_ID_RE = re.compile(r'^[0-9]{12}$')
+VERSION_NUMBER_RE = re.compile(r'^[0-9]+$')
+PARAMETER_NAME_RE = re.compile(r'^[a-zA-Z0-9_.\-/]{1,2048}$')
+IMAGE_STATES = ('pending', 'available', 'invalid', 'deregistered', 'transient',
+                'failed', 'error', 'disabled')
+PARAMETER_TYPES = ('String', 'StringList', 'SecureString')
+PARAMETER_DATA_TYPES = ('text', 'aws:ec2:image', 'aws:ssm:integration')
+HEALTH_STATUSES = ('Healthy', 'Unhealthy')
+# An image's block devices are named /dev/xvda, /dev/xvdb, ...
+MAX_IMAGE_SNAPSHOTS = 26
+# Auto Scaling's defaults for a mixed-instances policy's distribution.
+INSTANCES_DISTRIBUTION = {
+    'OnDemandAllocationStrategy': 'prioritized',
+    'OnDemandBaseCapacity': 0,
+    'OnDemandPercentageAboveBaseCapacity': 100,
+    'SpotAllocationStrategy': 'lowest-price',
+    'SpotInstancePools': 2,
+}
+
+
+def _seed_records(record, key, what=None):
+    records = record.get(key)
+    if records is None:
+        return []
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError(f'{what + ": " if what else ""}{key} must be a list of objects')
+    return records
+
+
+def _seed_bool(record, key, default, what):
+    if not isinstance(record.setdefault(key, default), bool):
+        raise ValueError(f'{what}: {key} must be true or false')
+
+
+def _seed_str(record, key, default, what, optional=False):
+    value = record.setdefault(key, default)
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise ValueError(f'{what}: {key} must be a string')
+
+
+def _seed_int(record, key, default, what, minimum=0):
+    value = record.setdefault(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f'{what}: {key} must be an integer >= {minimum}')
+
+
+def _seed_time(record, key, default, what, optional=False):
+    value = record.setdefault(key, default)
+    if value is None and optional:
+        return
+    try:
+        parse_timestamp(value)
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(f'{what}: {key} is not an ISO 8601 time: {value!r}') from None
+
+
+def _seed_tags(record, what):
+    tags = record.setdefault('tags', {})
+    if not isinstance(tags, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise ValueError(f'{what}: tags must be an object of strings')
+
+
+def _refuse_duplicates(records, key, what):
+    seen = set()
+    for r in records:
+        if r[key] in seen:
+            raise ValueError(f'duplicate {what} {r[key]!r} in state')
+        seen.add(r[key])
+
+
+def _seed_uuid(*parts):
+    """A stable UUID for ARNs, so that a state survives GET/POST unchanged."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, '/'.join(parts)))
+
+
+def normalize_snapshot(raw, index, account_id):
+    snap = dict(raw)
+    sid = snap.get('id')
+    if not isinstance(sid, str) or not SNAPSHOT_ID_RE.match(sid):
+        raise ValueError(f'snapshot #{index}: bad or missing id {sid!r}')
+    what = f'snapshot {sid}'
+    _seed_int(snap, 'volume_size', 8, what, minimum=1)
+    _seed_tags(snap, what)
+    _seed_str(snap, 'owner_id', account_id, what)
+    if not ACCOUNT_ID_RE.match(snap['owner_id']):
+        raise ValueError(f'{what}: owner_id must be 12 digits')
+    return snap
+
+
+def normalize_image(raw, index, account_id):
+    img = dict(raw)
+    iid = img.get('id')
+    if not isinstance(iid, str) or not AMI_ID_RE.match(iid):
+        raise ValueError(f'image #{index}: bad or missing id {iid!r}')
+    what = f'image {iid}'
+    _seed_str(img, 'name', iid, what)
+    _seed_str(img, 'state', 'available', what)
+    if img['state'] not in IMAGE_STATES:
+        raise ValueError(f'{what}: unknown state {img["state"]!r}')
+    # "disabled" is both a flag and a state in AWS; the seed may say either.
+    _seed_bool(img, 'disabled', img['state'] == 'disabled', what)
+    if img['disabled']:
+        if img['state'] not in ('available', 'disabled'):
+            raise ValueError(f'{what}: a disabled image cannot be {img["state"]}')
+        img['state'] = 'disabled'
+    elif img['state'] == 'disabled':
+        raise ValueError(f'{what}: state "disabled" contradicts "disabled": false')
+    _seed_time(img, 'creation_date', _ts_iso(utcnow()), what)
+    _seed_str(img, 'owner_id', account_id, what)
+    if not ACCOUNT_ID_RE.match(img['owner_id']):
+        raise ValueError(f'{what}: owner_id must be 12 digits')
+    _seed_str(img, 'owner_alias', None, what, optional=True)
+    _seed_tags(img, what)
+    snapshots = img.setdefault('snapshots', ['snap-' + iid[4:]])
+    if (not isinstance(snapshots, list)
+            or not all(isinstance(s, str) and SNAPSHOT_ID_RE.match(s) for s in snapshots)):
+        raise ValueError(f'{what}: snapshots must be a list of snapshot ids')
+    if len(set(snapshots)) != len(snapshots) or len(snapshots) > MAX_IMAGE_SNAPSHOTS:
+        raise ValueError(f'{what}: snapshots must be distinct and at most {MAX_IMAGE_SNAPSHOTS}')
+    _seed_bool(img, 'deprecated', False, what)
+    # A deprecated image has a deprecation time; one not (yet) deprecated
+    # may have one scheduled.
+    _seed_time(img, 'deprecation_time', img['creation_date'] if img['deprecated'] else None,
+               what, optional=not img['deprecated'])
+    _seed_bool(img, 'public', False, what)
+    _seed_str(img, 'description', '', what)
+    _seed_str(img, 'architecture', 'x86_64', what)
+    return img
+
+
+def normalize_launch_template(raw, index, account_id):
+    lt = dict(raw)
+    lid = lt.get('id')
+    if not isinstance(lid, str) or not LAUNCH_TEMPLATE_ID_RE.match(lid):
+        raise ValueError(f'launch template #{index}: bad or missing id {lid!r}')
+    what = f'launch template {lid}'
+    _seed_str(lt, 'name', lid, what)
+    if not LAUNCH_TEMPLATE_NAME_RE.match(lt['name']):
+        raise ValueError(f'{what}: name {lt["name"]!r} is not 3-128 of a-z A-Z 0-9 ( ) . - / _')
+    _seed_time(lt, 'create_time', _ts_iso(utcnow()), what)
+    _seed_str(lt, 'created_by', f'arn:aws:iam::{account_id}:root', what)
+    _seed_tags(lt, what)
+    raw_versions = lt.setdefault('versions', [{'number': 1}])
+    if not isinstance(raw_versions, list) or not raw_versions:
+        raise ValueError(f'{what}: versions must be a non-empty list')
+    versions = []
+    for n, raw_version in enumerate(raw_versions):
+        if not isinstance(raw_version, dict):
+            raise ValueError(f'{what}: version #{n} must be an object')
+        v = dict(raw_version)
+        vwhat = f'{what} version #{n}'
+        number = v.get('number')
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ValueError(f'{vwhat}: number must be an integer >= 1')
+        image = v.setdefault('image_id', None)
+        if image is not None and not (
+                isinstance(image, str)
+                and (AMI_ID_RE.match(image)
+                     or (image.startswith('resolve:ssm:') and len(image) > len('resolve:ssm:')))):
+            raise ValueError(f'{vwhat}: image_id must be an AMI id, "resolve:ssm:<parameter>" or null')
+        _seed_str(v, 'instance_type', None, vwhat, optional=True)
+        _seed_str(v, 'description', None, vwhat, optional=True)
+        _seed_time(v, 'create_time', lt['create_time'], vwhat)
+        versions.append(v)
+    _refuse_duplicates(versions, 'number', f'{what} version')
+    lt['versions'] = sorted(versions, key=lambda v: v['number'])
+    numbers = [v['number'] for v in lt['versions']]
+    _seed_int(lt, 'default_version', numbers[0], what, minimum=1)
+    if lt['default_version'] not in numbers:
+        raise ValueError(f'{what}: default_version {lt["default_version"]} is not one of '
+                         f'its versions {numbers}')
+    return lt
+
+
+def _resolve_template_ref(ref, templates, what):
+    """A seed's reference to a launch template ({"id"} or {"name"}, plus
+    "version") -> {"id", "name", "version"}, checked against the templates."""
+    if not isinstance(ref, dict) or set(ref) - {'id', 'name', 'version'}:
+        raise ValueError(f'{what}: a launch template reference is {{"id" or "name", "version"}}')
+    tid, tname = ref.get('id'), ref.get('name')
+    if tid is None and tname is None:
+        raise ValueError(f'{what}: a launch template reference needs an id or a name')
+    found = None
+    if tid is not None:
+        found = next((t for t in templates if t['id'] == tid), None)
+        if found is None:
+            raise ValueError(f'{what}: unknown launch template {tid!r}')
+    if tname is not None:
+        named = next((t for t in templates if t['name'] == tname), None)
+        if named is None:
+            raise ValueError(f'{what}: unknown launch template {tname!r}')
+        if found is not None and named is not found:
+            raise ValueError(f'{what}: launch template {tid!r} is not named {tname!r}')
+        found = named
+    version = ref.get('version', '$Default')
+    if isinstance(version, int) and not isinstance(version, bool):
+        version = str(version)
+    if not isinstance(version, str):
+        raise ValueError(f'{what}: a launch template version is a string')
+    if version not in ('$Default', '$Latest'):
+        numbers = [v['number'] for v in found['versions']]
+        if not VERSION_NUMBER_RE.match(version) or int(version) not in numbers:
+            raise ValueError(f'{what}: launch template {found["name"]!r} has no version {version!r}')
+    return {'id': found['id'], 'name': found['name'], 'version': version}
+
+
+def normalize_launch_configuration(raw, index, account_id, region):
+    lc = dict(raw)
+    name = lc.get('name')
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise ValueError(f'launch configuration #{index}: bad or missing name {name!r}')
+    what = f'launch configuration {name!r}'
+    _seed_str(lc, 'image_id', 'ami-0123456789abcdef0', what)
+    if not AMI_ID_RE.match(lc['image_id']):
+        raise ValueError(f'{what}: image_id {lc["image_id"]!r} is not an AMI id')
+    _seed_str(lc, 'instance_type', 't3.micro', what)
+    _seed_time(lc, 'created_time', _ts_iso(utcnow()), what)
+    _seed_str(lc, 'arn', f'arn:aws:autoscaling:{region}:{account_id}:launchConfiguration:'
+                         f'{_seed_uuid("lc", name)}:launchConfigurationName/{name}', what)
+    return lc
+
+
+def _normalize_mixed_instances_policy(raw, templates, what):
+    if not isinstance(raw, dict) or set(raw) - {'launch_template', 'overrides',
+                                                 'instances_distribution'}:
+        raise ValueError(f'{what}: mixed_instances_policy is {{"launch_template", '
+                         f'"overrides", "instances_distribution"}}')
+    if raw.get('launch_template') is None:
+        raise ValueError(f'{what}: mixed_instances_policy needs a launch_template')
+    policy = {'launch_template': _resolve_template_ref(raw['launch_template'], templates, what)}
+    overrides = raw.get('overrides') or []
+    if not isinstance(overrides, list) or not all(isinstance(o, dict) for o in overrides):
+        raise ValueError(f'{what}: overrides must be a list of objects')
+    policy['overrides'] = []
+    for o in overrides:
+        o = dict(o)
+        if set(o) - {'instance_type', 'launch_template', 'weighted_capacity'}:
+            raise ValueError(f'{what}: an override is {{"instance_type", "launch_template", '
+                             f'"weighted_capacity"}}')
+        _seed_str(o, 'instance_type', None, what, optional=True)
+        _seed_str(o, 'weighted_capacity', None, what, optional=True)
+        if o.setdefault('launch_template', None) is not None:
+            o['launch_template'] = _resolve_template_ref(o['launch_template'], templates, what)
+        policy['overrides'].append(o)
+    distribution = dict(INSTANCES_DISTRIBUTION)
+    given = raw.get('instances_distribution') or {}
+    if not isinstance(given, dict) or set(given) - set(INSTANCES_DISTRIBUTION):
+        raise ValueError(f'{what}: instances_distribution takes {sorted(INSTANCES_DISTRIBUTION)}')
+    distribution.update(given)
+    policy['instances_distribution'] = distribution
+    return policy
+
+
+def normalize_auto_scaling_group(raw, index, state):
+    g = dict(raw)
+    name = g.get('name')
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise ValueError(f'auto scaling group #{index}: bad or missing name {name!r}')
+    what = f'auto scaling group {name!r}'
+    region, account_id = state['region'], state['account_id']
+    templates = state['launch_templates']
+    _seed_int(g, 'min_size', 0, what)
+    _seed_int(g, 'desired_capacity', g['min_size'], what)
+    _seed_int(g, 'max_size', max(g['desired_capacity'], 1), what)
+    if not g['min_size'] <= g['desired_capacity'] <= g['max_size']:
+        raise ValueError(f'{what}: needs min_size <= desired_capacity <= max_size')
+
+    # A group launches from exactly one of these, as CreateAutoScalingGroup requires.
+    sources = [k for k in ('launch_configuration', 'launch_template', 'mixed_instances_policy')
+               if g.get(k) is not None]
+    if len(sources) != 1:
+        raise ValueError(f'{what}: needs exactly one of launch_configuration, launch_template '
+                         f'and mixed_instances_policy (got {", ".join(sources) or "none"})')
+    lc_names = {lc['name'] for lc in state['launch_configurations']}
+    if g.setdefault('launch_configuration', None) is not None:
+        if g['launch_configuration'] not in lc_names:
+            raise ValueError(f'{what}: unknown launch configuration {g["launch_configuration"]!r}')
+    if g.setdefault('launch_template', None) is not None:
+        g['launch_template'] = _resolve_template_ref(g['launch_template'], templates, what)
+    if g.setdefault('mixed_instances_policy', None) is not None:
+        g['mixed_instances_policy'] = _normalize_mixed_instances_policy(
+            g['mixed_instances_policy'], templates, what)
+
+    _seed_tags(g, what)
+    zones = g.setdefault('availability_zones', [region + 'a'])
+    if not isinstance(zones, list) or not zones or not all(isinstance(z, str) for z in zones):
+        raise ValueError(f'{what}: availability_zones must be a non-empty list of strings')
+    _seed_str(g, 'health_check_type', 'EC2', what)
+    _seed_int(g, 'default_cooldown', 300, what)
+    _seed_int(g, 'health_check_grace_period', 300, what)
+    _seed_time(g, 'created_time', _ts_iso(utcnow()), what)
+    _seed_str(g, 'arn', f'arn:aws:autoscaling:{region}:{account_id}:autoScalingGroup:'
+                        f'{_seed_uuid("asg", name)}:autoScalingGroupName/{name}', what)
+
+    ec2_by_id = {i['id']: i for i in state['instances']}
+    lifecycle_states = services()['autoscaling'].model.shape_for('LifecycleState').enum
+    members = []
+    for n, raw_member in enumerate(_seed_records(g, 'instances', what)):
+        m = dict(raw_member)
+        iid = m.get('id')
+        if not isinstance(iid, str) or not INSTANCE_ID_RE.match(iid):
+            raise ValueError(f'{what}: instance #{n}: bad or missing id {iid!r}')
+        mwhat = f'{what} instance {iid}'
+        _seed_str(m, 'lifecycle_state', 'InService', mwhat)
+        if m['lifecycle_state'] not in lifecycle_states:
+            raise ValueError(f'{mwhat}: unknown lifecycle_state {m["lifecycle_state"]!r}')
+        _seed_str(m, 'health_status', 'Healthy', mwhat)
+        if m['health_status'] not in HEALTH_STATUSES:
+            raise ValueError(f'{mwhat}: health_status must be Healthy or Unhealthy')
+        _seed_bool(m, 'protected_from_scale_in', False, mwhat)
+        ec2 = ec2_by_id.get(iid)
+        _seed_str(m, 'instance_type', ec2['type'] if ec2 else 't3.micro', mwhat)
+        _seed_str(m, 'az', ec2['az'] if ec2 else zones[0], mwhat)
+        # What it was launched from: its own, else the group's.
+        own_lc, own_lt = m.get('launch_configuration'), m.get('launch_template')
+        if own_lc is not None and own_lt is not None:
+            raise ValueError(f'{mwhat}: launch_configuration or launch_template, not both')
+        if own_lc is not None:
+            if own_lc not in lc_names:
+                raise ValueError(f'{mwhat}: unknown launch configuration {own_lc!r}')
+            m['launch_template'] = None
+        elif own_lt is not None:
+            m['launch_template'] = _resolve_template_ref(own_lt, templates, mwhat)
+            m['launch_configuration'] = None
+        else:
+            m['launch_configuration'] = g['launch_configuration']
+            policy = g['mixed_instances_policy']
+            m['launch_template'] = (dict(policy['launch_template']) if policy
+                                    else g['launch_template'] and dict(g['launch_template']))
+        members.append(m)
+    g['instances'] = members
+    return g
+
+
+def normalize_parameter(raw, index, account_id, region):
+    p = dict(raw)
+    name = p.get('name')
+    if not isinstance(name, str) or not PARAMETER_NAME_RE.match(name):
+        raise ValueError(f'parameter #{index}: bad or missing name {name!r}')
+    what = f'parameter {name!r}'
+    if '/' in name and not name.startswith('/'):
+        raise ValueError(f'{what}: a hierarchical name must begin with "/"')
+    if name.lstrip('/').lower().startswith(('aws', 'ssm')):
+        raise ValueError(f'{what}: names beginning with "aws" or "ssm" are reserved')
+    _seed_str(p, 'type', 'String', what)
+    if p['type'] not in PARAMETER_TYPES:
+        raise ValueError(f'{what}: type must be one of {", ".join(PARAMETER_TYPES)}')
+    value = p.get('value')
+    if (p['type'] == 'StringList' and isinstance(value, list)
+            and all(isinstance(v, str) for v in value)):
+        value = p['value'] = ','.join(value)
+    # Never quote the value: it may be a secret.
+    if not isinstance(value, str) or not value:
+        raise ValueError(f'{what}: value must be a non-empty string')
+    _seed_int(p, 'version', 1, what, minimum=1)
+    _seed_time(p, 'last_modified_date', _ts_iso(utcnow()), what)
+    _seed_str(p, 'data_type', 'text', what)
+    if p['data_type'] not in PARAMETER_DATA_TYPES:
+        raise ValueError(f'{what}: data_type must be one of {", ".join(PARAMETER_DATA_TYPES)}')
+    p['arn'] = f'arn:aws:ssm:{region}:{account_id}:parameter/{name.lstrip("/")}'
+    return p
+
+
 def normalize_state(raw):
     state = dict(raw)
     state.setdefault('region', DEFAULT_REGION)
     state.setdefault('account_id', DEFAULT_ACCOUNT)
+    if not isinstance(state['account_id'], str) or not ACCOUNT_ID_RE.match(state['account_id']):
+        raise ValueError('account_id must be 12 digits')
     state.setdefault('credentials', dict(DEFAULT_CREDENTIALS))
     # IAM, coarsely: "service:Action" names the caller's role may not call
     state.setdefault('denied_actions', [])
     if not all(isinstance(a, str) and ':' in a for a in state['denied_actions']):
         raise ValueError('denied_actions must be a list of "service:Action" strings')
-    instances = [normalize_instance(i, n, state['region'])
-                 for n, i in enumerate(state.get('instances', []))]
-    ids = [i['id'] for i in instances]
-    if len(ids) != len(set(ids)):
-        raise ValueError('duplicate instance ids in state')
-    state['instances'] = instances
+    region, account_id = state['region'], state['account_id']
+
+    state['instances'] = [normalize_instance(i, n, region)
+                          for n, i in enumerate(_seed_records(state, 'instances'))]
+    _refuse_duplicates(state['instances'], 'id', 'instance id')
+
+    state['snapshots'] = [normalize_snapshot(s, n, account_id)
+                          for n, s in enumerate(_seed_records(state, 'snapshots'))]
+    _refuse_duplicates(state['snapshots'], 'id', 'snapshot id')
+    state['images'] = [normalize_image(i, n, account_id)
+                       for n, i in enumerate(_seed_records(state, 'images'))]
+    _refuse_duplicates(state['images'], 'id', 'image id')
+    known = {s['id'] for s in state['snapshots']}
+    for img in state['images']:
+        for sid in img['snapshots']:
+            if sid not in known:   # an image's snapshots belong to its owner
+                state['snapshots'].append(
+                    normalize_snapshot({'id': sid, 'owner_id': img['owner_id']},
+                                       len(state['snapshots']), account_id))
+                known.add(sid)
+
+    state['launch_templates'] = [normalize_launch_template(t, n, account_id)
+                                 for n, t in enumerate(_seed_records(state, 'launch_templates'))]
+    _refuse_duplicates(state['launch_templates'], 'id', 'launch template id')
+    _refuse_duplicates(state['launch_templates'], 'name', 'launch template name')
+    state['launch_configurations'] = [
+        normalize_launch_configuration(c, n, account_id, region)
+        for n, c in enumerate(_seed_records(state, 'launch_configurations'))]
+    _refuse_duplicates(state['launch_configurations'], 'name', 'launch configuration')
+    state['auto_scaling_groups'] = [
+        normalize_auto_scaling_group(g, n, state)
+        for n, g in enumerate(_seed_records(state, 'auto_scaling_groups'))]
+    _refuse_duplicates(state['auto_scaling_groups'], 'name', 'auto scaling group')
+    members = [{'id': m['id']} for g in state['auto_scaling_groups'] for m in g['instances']]
+    _refuse_duplicates(members, 'id', 'auto scaling group member')
+
+    state['parameters'] = [normalize_parameter(p, n, account_id, region)
+                           for n, p in enumerate(_seed_records(state, 'parameters'))]
+    _refuse_duplicates(state['parameters'], 'name', 'parameter')
     return state
 
 
@@ -860,6 +1414,7 @@ class Emulator:
         self.calls = []
         self.faults = []
         self.page_tokens = {}   # NextToken -> (fingerprint, offset)
+        self.kms_key = secrets.token_bytes(32)   # for SecureString "ciphertexts"
         self.log = open(log_path, 'a', buffering=1) if log_path else None
 
     @property
@@ -910,12 +1465,31 @@ class Emulator:
             self.page_tokens[token] = (fingerprint, offset)
         return token
 
-    def resolve_page_token(self, token, fingerprint):
+    def resolve_page_token(self, token, fingerprint, error=None):
+        """The offset a NextToken stands for; ``error`` (an AwsError) is
+        raised for a token this query did not hand out (default: EC2's)."""
         entry = self.page_tokens.get(token)
         if entry is None or entry[0] != fingerprint:
-            raise AwsError('InvalidParameterValue',
-                           f'The value {token!r} for parameter nextToken is invalid')
+            raise error or AwsError('InvalidParameterValue',
+                                    f'The value {token!r} for parameter nextToken is invalid')
         return entry[1]
+
+    def page(self, items, fingerprint, token, limits, error=None, server_limit=True):
+        """One page of ``items`` and the NextToken of the next (or None).
+
+        ``fingerprint`` identifies the query (a token only serves the query
+        that produced it); ``limits`` are the page sizes asked for (None
+        entries ignored); the server's page size is added to them unless
+        ``server_limit`` is false."""
+        offset = 0
+        if token is not None:
+            offset = self.resolve_page_token(token, fingerprint, error)
+        sizes = [n for n in (*limits, self.page_size if server_limit else None) if n]
+        size = min(sizes) if sizes else max(len(items), 1)
+        next_token = None
+        if offset + size < len(items):
+            next_token = self.new_page_token(fingerprint, offset + size)
+        return items[offset:offset + size], next_token
 
 
 # --------------------------------------------------------------------------
@@ -943,29 +1517,46 @@ INSTANCE_FILTERS = {
     'instance-id': lambda i: [i['id']],
     'instance-type': lambda i: [i['type']],
     'image-id': lambda i: [i['image_id']],
-    'tag-key': lambda i: list(i['tags']),
-    'tag-value': lambda i: list(i['tags'].values()),
     'availability-zone': lambda i: [i['az']],
-    'private-ip-address': lambda i: [i['private_ip']],
+    'private-ip-address': lambda i: [i['private_ip']] if i['private_ip'] else [],
     'reservation-id': lambda i: [i['reservation_id']],
     'subnet-id': lambda i: [i['subnet_id']],
     'vpc-id': lambda i: [i['vpc_id']],
 }
 
 
-def _instance_filter(name):
-    if name.startswith('tag:') and len(name) > 4:
-        key = name[4:]
-        return lambda i: [i['tags'][key]] if key in i['tags'] else []
-    if name in INSTANCE_FILTERS:
-        return INSTANCE_FILTERS[name]
-    raise AwsError('InvalidParameterValue', f"The filter '{name}' is invalid")
+def _ec2_invalid_filter(name):
+    return AwsError('InvalidParameterValue', f"The filter '{name}' is invalid")
 
 
-def _match_filters(instance, compiled):
+def _compile_filters(filters, table, tags=lambda r: r['tags'], invalid=_ec2_invalid_filter):
+    """[(getter, [patterns])] for request Filters.  ``table`` maps a filter
+    name to a function(resource) -> candidate strings; ``tags`` (or None when
+    the resource has none) serves tag:<key>, tag-key and tag-value."""
+    compiled = []
+    for f in filters:
+        name = f.get('Name')
+        if name is None:
+            raise AwsError('InvalidParameterValue', 'The filter name must be specified')
+        if tags is not None and name.startswith('tag:') and len(name) > 4:
+            key = name[4:]
+            getter = (lambda k: lambda r: [tags(r)[k]] if k in tags(r) else [])(key)
+        elif tags is not None and name == 'tag-key':
+            getter = lambda r: list(tags(r))
+        elif tags is not None and name == 'tag-value':
+            getter = lambda r: list(tags(r).values())
+        elif name in table:
+            getter = table[name]
+        else:
+            raise invalid(name)
+        compiled.append((getter, [_wildcard_re(v) for v in f.get('Values', [])]))
+    return compiled
+
+
+def _match_filters(resource, compiled):
     """All filters must match; within one filter any value may match."""
     for getter, patterns in compiled:
-        candidates = getter(instance)
+        candidates = getter(resource)
         if not any(p.fullmatch(c) for p in patterns for c in candidates):
             return False
     return True
@@ -1020,7 +1611,9 @@ def _instance_output(emu, inst):
         'LaunchTime': inst['launch_time'],
         'Monitoring': {'State': 'disabled'},
         'Placement': {'AvailabilityZone': inst['az'], 'GroupName': '', 'Tenancy': 'default'},
-        'PrivateDnsName': f'ip-{inst["private_ip"].replace(".", "-")}.{emu.region}.compute.internal',
+        # a null private_ip (as a terminated instance shows) leaves the members out
+        'PrivateDnsName': (f'ip-{inst["private_ip"].replace(".", "-")}.{emu.region}.compute.internal'
+                           if inst['private_ip'] else ''),
         'PrivateIpAddress': inst['private_ip'],
         'PublicDnsName': '',
         'PublicIpAddress': inst['public_ip'],
@@ -1074,12 +1667,7 @@ def ec2_describe_instances(emu, params, ctx):
         raise AwsError('InvalidParameterValue',
                        f'Value ( {max_results} ) for parameter maxResults is invalid. '
                        f'Expecting a value between 5 and 1000.')
-    compiled = []
-    for f in params.get('Filters', []):
-        if 'Name' not in f:
-            raise AwsError('InvalidParameterValue', 'The filter name must be specified')
-        compiled.append((_instance_filter(f['Name']),
-                         [_wildcard_re(v) for v in f.get('Values', [])]))
+    compiled = _compile_filters(params.get('Filters', []), INSTANCE_FILTERS)
     _dry_run(params)
 
     _advance_transitions(emu)
@@ -1186,6 +1774,572 @@ def ec2_terminate_instances(emu, params, ctx):
 
 
 # --------------------------------------------------------------------------
+# EC2 images and snapshots
+# --------------------------------------------------------------------------
+
+OWNER_ALIASES = ('amazon', 'aws-marketplace', 'aws-backup-vault')
+
+IMAGE_FILTERS = {
+    'name': lambda i: [i['name']],
+    'state': lambda i: [i['state']],
+    'image-id': lambda i: [i['id']],
+    'owner-id': lambda i: [i['owner_id']],
+    'owner-alias': lambda i: [i['owner_alias']] if i['owner_alias'] else [],
+    'is-public': lambda i: ['true' if i['public'] else 'false'],
+    'description': lambda i: [i['description']],
+    'architecture': lambda i: [i['architecture']],
+}
+
+
+def _owner_named(image, owners, account_id):
+    for owner in owners:
+        if owner == 'self' and image['owner_id'] == account_id:
+            return True
+        if owner in (image['owner_id'], image['owner_alias']):
+            return True
+    return False
+
+
+def _image_not_found(ids):
+    if len(ids) == 1:
+        return AwsError('InvalidAMIID.NotFound', f"The image id '[{ids[0]}]' does not exist")
+    return AwsError('InvalidAMIID.NotFound', f"The image ids '[{', '.join(ids)}]' do not exist")
+
+
+def _check_image_id(image_id):
+    if not AMI_ID_RE.match(image_id):
+        raise AwsError('InvalidAMIID.Malformed', f'Invalid id: "{image_id}" (expecting "ami-...")')
+
+
+def _not_owner(what):
+    # Another account's image or snapshot may be visible (public) but is
+    # not ours to delete.
+    return AwsError('UnauthorizedOperation',
+                    f'You are not authorized to perform this operation on {what}.', 403)
+
+
+def _image_output(emu, img):
+    sizes = {s['id']: s['volume_size'] for s in emu.state['snapshots']}
+    mappings = [{
+        'DeviceName': f'/dev/xvd{chr(ord("a") + n)}',
+        'Ebs': {'DeleteOnTermination': True, 'SnapshotId': sid,
+                'VolumeSize': sizes.get(sid, 8), 'VolumeType': 'gp3', 'Encrypted': False},
+    } for n, sid in enumerate(img['snapshots'])]
+    out = {
+        'Architecture': img['architecture'],
+        'CreationDate': img['creation_date'],
+        'ImageId': img['id'],
+        'ImageLocation': f'{img["owner_alias"] or img["owner_id"]}/{img["name"]}',
+        'ImageType': 'machine',
+        'Public': img['public'],
+        'OwnerId': img['owner_id'],
+        'PlatformDetails': 'Linux/UNIX',
+        'UsageOperation': 'RunInstances',
+        'State': img['state'],
+        'BlockDeviceMappings': mappings,
+        'Description': img['description'] or None,
+        'EnaSupport': True,
+        'Hypervisor': 'xen',
+        'ImageOwnerAlias': img['owner_alias'],
+        'Name': img['name'],
+        'RootDeviceName': '/dev/xvda',
+        'RootDeviceType': 'ebs',
+        'SriovNetSupport': 'simple',
+        'VirtualizationType': 'hvm',
+        'DeprecationTime': img['deprecation_time'],
+    }
+    if img['tags']:
+        out['Tags'] = [{'Key': k, 'Value': v} for k, v in img['tags'].items()]
+    return out
+
+
+@action('ec2', 'DescribeImages')
+def ec2_describe_images(emu, params, ctx):
+    ids = params.get('ImageIds', [])
+    owners = params.get('Owners', [])
+    max_results = params.get('MaxResults')
+    if params.get('ExecutableUsers'):
+        raise AwsError('EmulatorNotImplemented',
+                       'The emulator does not model launch permissions (ExecutableUsers)', 501)
+    if ids and max_results is not None:
+        raise AwsError('InvalidParameterCombination',
+                       'The parameter imagesSet cannot be used with the parameter maxResults')
+    if max_results is not None and not 5 <= max_results <= 1000:
+        raise AwsError('InvalidParameterValue',
+                       f'Value ( {max_results} ) for parameter maxResults is invalid. '
+                       f'Expecting a value between 5 and 1000.')
+    for owner in owners:
+        if owner != 'self' and owner not in OWNER_ALIASES and not ACCOUNT_ID_RE.match(owner):
+            raise AwsError('InvalidUserID.Malformed', f'Invalid user id: "{owner}"')
+    compiled = _compile_filters(params.get('Filters', []), IMAGE_FILTERS)
+    for image_id in ids:
+        _check_image_id(image_id)
+    _dry_run(params)
+
+    account_id = emu.state['account_id']
+    # Ours, public ones, and another account's when Owners names it.
+    pool = [i for i in emu.state['images']
+            if i['owner_id'] == account_id or i['public'] or _owner_named(i, owners, account_id)]
+    if ids:
+        by_id = {i['id']: i for i in pool}
+        missing = [i for i in dict.fromkeys(ids) if i not in by_id]
+        if missing:
+            raise _image_not_found(missing)
+        pool = [by_id[i] for i in dict.fromkeys(ids)]
+    if owners:
+        pool = [i for i in pool if _owner_named(i, owners, account_id)]
+    if not params.get('IncludeDeprecated'):
+        pool = [i for i in pool if not i['deprecated']]
+    if not params.get('IncludeDisabled'):
+        pool = [i for i in pool if not i['disabled']]
+    matched = [i for i in pool if _match_filters(i, compiled)]
+
+    # Not paginated unless MaxResults asks for it (older clients rely on
+    # getting everything at once).
+    fingerprint = json.dumps(['DescribeImages', ids, owners, params.get('Filters', []),
+                              bool(params.get('IncludeDeprecated')),
+                              bool(params.get('IncludeDisabled'))], sort_keys=True)
+    page, next_token = emu.page(matched, fingerprint, params.get('NextToken'), [max_results],
+                                server_limit=max_results is not None)
+    return {'Images': [_image_output(emu, i) for i in page], 'NextToken': next_token}
+
+
+@action('ec2', 'DeregisterImage')
+def ec2_deregister_image(emu, params, ctx):
+    image_id = params['ImageId']
+    _check_image_id(image_id)
+    image = next((i for i in emu.state['images'] if i['id'] == image_id), None)
+    if image is None:
+        raise _image_not_found([image_id])
+    if image['owner_id'] != emu.state['account_id']:
+        raise _not_owner(image_id)
+    _dry_run(params)
+    # Its snapshots stay, as in AWS: deleting them is a separate call.
+    emu.state['images'].remove(image)
+    return {}
+
+
+@action('ec2', 'DeleteSnapshot')
+def ec2_delete_snapshot(emu, params, ctx):
+    snapshot_id = params['SnapshotId']
+    if not SNAPSHOT_ID_RE.match(snapshot_id):
+        raise AwsError('InvalidSnapshot.Malformed',
+                       f'Invalid id: "{snapshot_id}" (expecting "snap-...")')
+    snapshot = next((s for s in emu.state['snapshots'] if s['id'] == snapshot_id), None)
+    if snapshot is None:
+        raise AwsError('InvalidSnapshot.NotFound', f"The snapshot '{snapshot_id}' does not exist.")
+    if snapshot['owner_id'] != emu.state['account_id']:
+        raise _not_owner(snapshot_id)
+    _dry_run(params)
+    # Any registered image counts, deprecated and disabled ones too.
+    users = [i['id'] for i in emu.state['images'] if snapshot_id in i['snapshots']]
+    if users:
+        raise AwsError('InvalidSnapshot.InUse',
+                       f'The snapshot {snapshot_id} is currently in use by {users[0]}')
+    emu.state['snapshots'].remove(snapshot)
+    return {}
+
+
+# --------------------------------------------------------------------------
+# EC2 launch templates
+# --------------------------------------------------------------------------
+
+LAUNCH_TEMPLATE_FILTERS = {
+    'launch-template-name': lambda t: [t['name']],
+}
+
+# Filters on (template, version) pairs.
+LAUNCH_TEMPLATE_VERSION_FILTERS = {
+    'image-id': lambda tv: [tv[1]['image_id']] if tv[1]['image_id'] else [],
+    'instance-type': lambda tv: [tv[1]['instance_type']] if tv[1]['instance_type'] else [],
+    'is-default-version': lambda tv: ['true' if tv[1]['number'] == tv[0]['default_version']
+                                      else 'false'],
+}
+
+
+def _launch_template_by_id(emu, template_id):
+    if not LAUNCH_TEMPLATE_ID_RE.match(template_id):
+        raise AwsError('InvalidLaunchTemplateId.Malformed',
+                       f'The specified launch template ID ({template_id}) is malformed.')
+    found = next((t for t in emu.state['launch_templates'] if t['id'] == template_id), None)
+    if found is None:
+        raise AwsError('InvalidLaunchTemplateId.NotFound',
+                       f'The specified launch template, with template ID {template_id}, '
+                       f'does not exist.')
+    return found
+
+
+def _launch_template_by_name(emu, name):
+    if not LAUNCH_TEMPLATE_NAME_RE.match(name):
+        raise AwsError('InvalidLaunchTemplateName.MalformedException',
+                       'A launch template name must be between 3 and 128 characters, and may '
+                       'contain letters, numbers, and the following characters: - ( ) . / _.')
+    found = next((t for t in emu.state['launch_templates'] if t['name'] == name), None)
+    if found is None:
+        raise AwsError('InvalidLaunchTemplateName.NotFoundException',
+                       f'The specified launch template, with template name {name}, '
+                       f'does not exist.')
+    return found
+
+
+def _latest_version(template):
+    return template['versions'][-1]['number']   # kept sorted
+
+
+def _template_version(template, number):
+    return next(v for v in template['versions'] if v['number'] == number)
+
+
+def _template_version_output(template, version):
+    data = {}
+    if version['image_id'] is not None:
+        data['ImageId'] = version['image_id']
+    if version['instance_type'] is not None:
+        data['InstanceType'] = version['instance_type']
+    return {
+        'LaunchTemplateId': template['id'],
+        'LaunchTemplateName': template['name'],
+        'VersionNumber': version['number'],
+        'VersionDescription': version['description'],
+        'CreateTime': version['create_time'],
+        'CreatedBy': template['created_by'],
+        'DefaultVersion': version['number'] == template['default_version'],
+        'LaunchTemplateData': data,
+    }
+
+
+def _version_number(text, what):
+    if not VERSION_NUMBER_RE.match(text):
+        raise AwsError('InvalidParameterValue',
+                       f"The value '{text}' for parameter {what} is invalid. Specify $Latest, "
+                       f"$Default or a version number.")
+    return int(text)
+
+
+@action('ec2', 'DescribeLaunchTemplateVersions')
+def ec2_describe_launch_template_versions(emu, params, ctx):
+    template_id = params.get('LaunchTemplateId')
+    template_name = params.get('LaunchTemplateName')
+    versions = params.get('Versions', [])
+    max_results = params.get('MaxResults')
+    if template_id is not None and template_name is not None:
+        raise AwsError('InvalidParameterCombination',
+                       'The parameter LaunchTemplateName cannot be used with the parameter '
+                       'LaunchTemplateId')
+    if max_results is not None and not 1 <= max_results <= 200:
+        raise AwsError('InvalidParameterValue',
+                       f'Value ( {max_results} ) for parameter maxResults is invalid. '
+                       f'Expecting a value between 1 and 200.')
+    bounds = [_version_number(params[k], k) if k in params else None
+              for k in ('MinVersion', 'MaxVersion')]
+    compiled = _compile_filters(params.get('Filters', []), LAUNCH_TEMPLATE_VERSION_FILTERS,
+                                tags=None)
+
+    if template_id is None and template_name is None:
+        # Every template in the account: only their $Latest and/or $Default.
+        if (not versions or any(v not in ('$Latest', '$Default') for v in versions)
+                or any(b is not None for b in bounds)):
+            raise AwsError('MissingParameter',
+                           'To describe the launch template data of every launch template, '
+                           'give Versions $Latest, $Default or both, and no LaunchTemplateId, '
+                           'LaunchTemplateName, version numbers, MinVersion or MaxVersion. '
+                           'To describe one launch template, give its LaunchTemplateId or '
+                           'LaunchTemplateName.')
+        _dry_run(params)
+        pairs = []
+        for t in emu.state['launch_templates']:
+            numbers = {_latest_version(t) if v == '$Latest' else t['default_version']
+                       for v in versions}
+            # a template whose $Latest is its $Default appears once
+            pairs += [(t, _template_version(t, n)) for n in sorted(numbers, reverse=True)]
+    else:
+        template = (_launch_template_by_id(emu, template_id) if template_id is not None
+                    else _launch_template_by_name(emu, template_name))
+        existing = {v['number'] for v in template['versions']}
+        numbers = set()
+        for v in versions:
+            if v == '$Latest':
+                numbers.add(_latest_version(template))
+            elif v == '$Default':
+                numbers.add(template['default_version'])
+            else:
+                n = _version_number(v, 'LaunchTemplateVersion')
+                if n not in existing:
+                    raise AwsError('InvalidLaunchTemplateId.VersionNotFound',
+                                   f'Could not find the specified version {v} for the '
+                                   f'launch template with ID {template["id"]}.')
+                numbers.add(n)
+        _dry_run(params)
+        if not versions:
+            numbers = existing
+        lo, hi = bounds
+        numbers = [n for n in numbers if (lo is None or n >= lo) and (hi is None or n <= hi)]
+        pairs = [(template, _template_version(template, n)) for n in sorted(numbers, reverse=True)]
+
+    matched = [tv for tv in pairs if _match_filters(tv, compiled)]
+    fingerprint = json.dumps(['DescribeLaunchTemplateVersions', template_id, template_name,
+                              versions, bounds, params.get('Filters', [])], sort_keys=True)
+    page, next_token = emu.page(matched, fingerprint, params.get('NextToken'), [max_results])
+    return {'LaunchTemplateVersions': [_template_version_output(t, v) for t, v in page],
+            'NextToken': next_token}
+
+
+@action('ec2', 'DescribeLaunchTemplates')
+def ec2_describe_launch_templates(emu, params, ctx):
+    ids = params.get('LaunchTemplateIds', [])
+    names = params.get('LaunchTemplateNames', [])
+    max_results = params.get('MaxResults')   # 1-200, checked by the model
+    compiled = _compile_filters(params.get('Filters', []), LAUNCH_TEMPLATE_FILTERS)
+    named = ([_launch_template_by_id(emu, i) for i in ids]
+             + [_launch_template_by_name(emu, n) for n in names])
+    _dry_run(params)
+    if ids or names:
+        chosen = {t['id'] for t in named}
+        pool = [t for t in emu.state['launch_templates'] if t['id'] in chosen]
+    else:
+        pool = list(emu.state['launch_templates'])
+    matched = [t for t in pool if _match_filters(t, compiled)]
+    fingerprint = json.dumps(['DescribeLaunchTemplates', ids, names, params.get('Filters', [])],
+                             sort_keys=True)
+    page, next_token = emu.page(matched, fingerprint, params.get('NextToken'), [max_results])
+    out = []
+    for t in page:
+        item = {'LaunchTemplateId': t['id'], 'LaunchTemplateName': t['name'],
+                'CreateTime': t['create_time'], 'CreatedBy': t['created_by'],
+                'DefaultVersionNumber': t['default_version'],
+                'LatestVersionNumber': _latest_version(t)}
+        if t['tags']:
+            item['Tags'] = [{'Key': k, 'Value': v} for k, v in t['tags'].items()]
+        out.append(item)
+    return {'LaunchTemplates': out, 'NextToken': next_token}
+
+
+# --------------------------------------------------------------------------
+# Auto Scaling
+# --------------------------------------------------------------------------
+
+# Auto Scaling answers at most MaxRecords (1-100, default 50) per page.
+AUTOSCALING_DEFAULT_RECORDS = 50
+AUTOSCALING_MAX_RECORDS = 100
+MAX_LAUNCH_CONFIGURATION_NAMES = 50
+
+
+def _validation_error(message):
+    return AwsError('ValidationError', f'1 validation error detected: {message}')
+
+
+def _check_max_records(max_records):
+    if max_records is None:
+        return
+    if max_records < 1:
+        raise _validation_error(f"Value '{max_records}' at 'maxRecords' failed to satisfy "
+                                f'constraint: Member must have value greater than or equal to 1')
+    if max_records > AUTOSCALING_MAX_RECORDS:
+        raise _validation_error(f"Value '{max_records}' at 'maxRecords' failed to satisfy "
+                                f'constraint: Member must have value less than or equal to '
+                                f'{AUTOSCALING_MAX_RECORDS}')
+
+
+def _invalid_next_token(token):
+    return AwsError('InvalidNextToken', f"The token '{token}' is invalid.")
+
+
+def _asg_invalid_filter(name):
+    return AwsError('ValidationError',
+                    f"The filter '{name}' is not valid. Valid filters are tag-key, tag-value "
+                    f'and tag:<key>.')
+
+
+def _asg_template_spec(ref):
+    if ref is None:
+        return None
+    return {'LaunchTemplateId': ref['id'], 'LaunchTemplateName': ref['name'],
+            'Version': ref['version']}
+
+
+def _asg_output(emu, g):
+    policy = g['mixed_instances_policy']
+    mixed = None
+    if policy is not None:
+        mixed = {
+            'LaunchTemplate': {
+                'LaunchTemplateSpecification': _asg_template_spec(policy['launch_template']),
+                'Overrides': [{
+                    'InstanceType': o['instance_type'],
+                    'WeightedCapacity': o['weighted_capacity'],
+                    'LaunchTemplateSpecification': _asg_template_spec(o['launch_template']),
+                } for o in policy['overrides']],
+            },
+            'InstancesDistribution': dict(policy['instances_distribution']),
+        }
+    account_id = emu.state['account_id']
+    return {
+        'AutoScalingGroupName': g['name'],
+        'AutoScalingGroupARN': g['arn'],
+        'LaunchConfigurationName': g['launch_configuration'],
+        'LaunchTemplate': _asg_template_spec(g['launch_template']),
+        'MixedInstancesPolicy': mixed,
+        'MinSize': g['min_size'],
+        'MaxSize': g['max_size'],
+        'DesiredCapacity': g['desired_capacity'],
+        'DefaultCooldown': g['default_cooldown'],
+        'AvailabilityZones': list(g['availability_zones']),
+        'LoadBalancerNames': [],
+        'TargetGroupARNs': [],
+        'HealthCheckType': g['health_check_type'],
+        'HealthCheckGracePeriod': g['health_check_grace_period'],
+        'Instances': [{
+            'InstanceId': m['id'],
+            'InstanceType': m['instance_type'],
+            'AvailabilityZone': m['az'],
+            'LifecycleState': m['lifecycle_state'],
+            'HealthStatus': m['health_status'],
+            'LaunchConfigurationName': m['launch_configuration'],
+            'LaunchTemplate': _asg_template_spec(m['launch_template']),
+            'ProtectedFromScaleIn': m['protected_from_scale_in'],
+        } for m in g['instances']],
+        'CreatedTime': g['created_time'],
+        'SuspendedProcesses': [],
+        'EnabledMetrics': [],
+        'Tags': [{'ResourceId': g['name'], 'ResourceType': 'auto-scaling-group',
+                  'Key': k, 'Value': v, 'PropagateAtLaunch': True}
+                 for k, v in g['tags'].items()],
+        'TerminationPolicies': ['Default'],
+        'NewInstancesProtectedFromScaleIn': False,
+        'ServiceLinkedRoleARN': (f'arn:aws:iam::{account_id}:role/aws-service-role/'
+                                 f'autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling'),
+        'CapacityRebalance': False,
+    }
+
+
+@action('autoscaling', 'DescribeAutoScalingGroups')
+def autoscaling_describe_groups(emu, params, ctx):
+    names = params.get('AutoScalingGroupNames') or []
+    max_records = params.get('MaxRecords')
+    _check_max_records(max_records)
+    compiled = _compile_filters(params.get('Filters', []), {}, invalid=_asg_invalid_filter)
+    # Auto Scaling lists groups by name; names it does not know are left out.
+    groups = sorted(emu.state['auto_scaling_groups'], key=lambda g: g['name'])
+    if names:
+        groups = [g for g in groups if g['name'] in set(names)]
+    matched = [g for g in groups if _match_filters(g, compiled)]
+    fingerprint = json.dumps(['DescribeAutoScalingGroups', names, params.get('Filters', [])],
+                             sort_keys=True)
+    token = params.get('NextToken')
+    page, next_token = emu.page(matched, fingerprint, token,
+                                [max_records or AUTOSCALING_DEFAULT_RECORDS],
+                                error=_invalid_next_token(token))
+    return {'AutoScalingGroups': [_asg_output(emu, g) for g in page], 'NextToken': next_token}
+
+
+@action('autoscaling', 'DescribeLaunchConfigurations')
+def autoscaling_describe_launch_configurations(emu, params, ctx):
+    names = params.get('LaunchConfigurationNames') or []
+    max_records = params.get('MaxRecords')
+    if len(names) > MAX_LAUNCH_CONFIGURATION_NAMES:
+        raise _validation_error(f"Value of {len(names)} names at 'launchConfigurationNames' "
+                                f'failed to satisfy constraint: Member must have length less '
+                                f'than or equal to {MAX_LAUNCH_CONFIGURATION_NAMES}')
+    _check_max_records(max_records)
+    configs = sorted(emu.state['launch_configurations'], key=lambda c: c['name'])
+    if names:
+        configs = [c for c in configs if c['name'] in set(names)]
+    fingerprint = json.dumps(['DescribeLaunchConfigurations', names], sort_keys=True)
+    token = params.get('NextToken')
+    page, next_token = emu.page(configs, fingerprint, token,
+                                [max_records or AUTOSCALING_DEFAULT_RECORDS],
+                                error=_invalid_next_token(token))
+    return {'LaunchConfigurations': [{
+        'LaunchConfigurationName': c['name'],
+        'LaunchConfigurationARN': c['arn'],
+        'ImageId': c['image_id'],
+        'KeyName': None,
+        'SecurityGroups': [],
+        'ClassicLinkVPCSecurityGroups': [],
+        'UserData': '',
+        'InstanceType': c['instance_type'],
+        'KernelId': None,
+        'RamdiskId': None,
+        'BlockDeviceMappings': [],
+        'InstanceMonitoring': {'Enabled': True},
+        'CreatedTime': c['created_time'],
+        'EbsOptimized': False,
+    } for c in page], 'NextToken': next_token}
+
+
+# --------------------------------------------------------------------------
+# SSM Parameter Store
+# --------------------------------------------------------------------------
+
+_PARAMETER_ARN_RE = re.compile(r'^arn:aws:ssm:([^:]+):([0-9]{12}):parameter/(.+)$')
+
+
+def _opaque_ciphertext(emu, param):
+    """What GetParameter answers for a SecureString read without decryption:
+    base64 bytes that look like a KMS envelope and depend on the value only
+    through a keyed hash, so nothing of the value can be read back."""
+    value = param['value'].encode()
+    digest = hmac.new(emu.kms_key, b'\0'.join(
+        [param['name'].encode(), str(param['version']).encode(), value]), hashlib.sha256).digest()
+    filler = b''.join(hmac.new(emu.kms_key, digest + n.to_bytes(4, 'big'), hashlib.sha256).digest()
+                      for n in range(len(value) // 32 + 1))
+    return base64.b64encode(b'\x01\x02\x02\x00\x78' + digest + filler[:len(value)]).decode()
+
+
+def _parameter_not_found():
+    # SSM says no more than the code.
+    return AwsError('ParameterNotFound', '')
+
+
+@action('ssm', 'GetParameter')
+def ssm_get_parameter(emu, params, ctx):
+    name = params['Name']
+    decrypt = params.get('WithDecryption', False)
+    arn = _PARAMETER_ARN_RE.match(name)
+    if arn:
+        region, account_id, path = arn.groups()
+        if (region, account_id) != (emu.region, emu.state['account_id']):
+            raise _parameter_not_found()
+        candidates_of = lambda base: ['/' + base, base]   # "a/b" in an ARN is "/a/b"
+        rest = path
+    else:
+        candidates_of = lambda base: [base]
+        rest = name
+    # "name:3" selects a version (labels are not modelled).
+    base, sep, selector = rest.rpartition(':')
+    if not sep:
+        base, selector = rest, None
+    by_name = {p['name']: p for p in emu.state['parameters']}
+    param = next((by_name[c] for c in candidates_of(base) if c in by_name), None)
+    if param is None:
+        raise _parameter_not_found()
+    if selector is not None and selector != str(param['version']):
+        raise AwsError('ParameterVersionNotFound',
+                       f'Systems Manager could not find version {selector} of {param["name"]}. '
+                       f'Verify the version and try again.')
+    if param['type'] == 'SecureString' and decrypt:
+        if 'kms:Decrypt' in emu.state['denied_actions']:
+            raise AwsError('AccessDeniedException',
+                           f'The caller is not authorized to perform kms:Decrypt on the key '
+                           f'of parameter {param["name"]}.')
+        value = param['value']
+    elif param['type'] == 'SecureString':
+        value = _opaque_ciphertext(emu, param)
+    else:
+        value = param['value']
+    return {'Parameter': {
+        'Name': param['name'],
+        'Type': param['type'],
+        'Value': value,
+        'Version': param['version'],
+        'Selector': f':{selector}' if selector is not None else None,
+        'LastModifiedDate': param['last_modified_date'],
+        'ARN': param['arn'],
+        'DataType': param['data_type'],
+    }}
+
+
+# --------------------------------------------------------------------------
 # HTTP front end
 # --------------------------------------------------------------------------
 
@@ -1193,12 +2347,13 @@ class Reply:
     """What the handler should do with the connection."""
 
     def __init__(self, status=200, body=b'', content_type='application/json',
-                 headers=None, fault=None):
+                 headers=None, fault=None, then=None):
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
         self.fault = fault          # None | 'reset' | 'truncate'
+        self.then = then            # called once the reply is written
 
 
 def _guess_protocol(headers, body):
@@ -1396,8 +2551,11 @@ def handle_control(emu, server, method, path, body):
                 emu.page_size = int(ps) if ps else None
             return ok({'page_size': emu.page_size})
         if route == ('POST', '/_emu/shutdown'):
-            threading.Thread(target=server.shutdown, daemon=True).start()
-            return ok()
+            # Only once the answer is out: the process exits right after
+            # serving stops, and the caller must not see a cut reply.
+            reply = ok()
+            reply.then = lambda: threading.Thread(target=server.shutdown, daemon=True).start()
+            return reply
         return Reply(404, json.dumps({'error': f'no control route {method} {path}'}).encode())
     except (ValueError, TypeError, KeyError) as e:
         return Reply(400, json.dumps({'error': str(e)}).encode())
@@ -1437,8 +2595,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(Reply(411, b'{"error":"a valid Content-Length is required"}'))
             return
         if self.path.startswith('/_emu/'):
-            self._send(handle_control(emu, self.server, self.command,
-                                      urlsplit(self.path).path, body))
+            reply = handle_control(emu, self.server, self.command,
+                                   urlsplit(self.path).path, body)
+            self._send(reply)
+            if reply.then:
+                reply.then()
             return
         scheme = 'https' if self.server.tls else 'http'
         url = f'{scheme}://{self.headers.get("Host", "localhost")}{self.path}'

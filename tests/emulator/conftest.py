@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import AwsEmu  # noqa: E402
+from harness import HOUSEKEEPING_STATE, AwsEmu  # noqa: E402
 
 # A small account: one devbox per state of interest.
 SEED_STATE = {
@@ -56,3 +56,10 @@ def awsemu(awsemu_server):
 def ec2(awsemu):
     """A real botocore EC2 client on the emulator, retries off."""
     return awsemu.client('ec2')
+
+
+@pytest.fixture
+def housekeeping(awsemu):
+    """The shared emulator reset to HOUSEKEEPING_STATE."""
+    awsemu.set_state(copy.deepcopy(HOUSEKEEPING_STATE))
+    return awsemu

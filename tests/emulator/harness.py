@@ -1,25 +1,44 @@
 """Helpers for pytest integration tests of the Lambda bootstraps.
 
-    from harness import AwsEmu, Event, run_lambda, run_local
+    from harness import AwsEmu, Event, SlackReceiver, run_lambda, run_local
 
     with AwsEmu(state={...}) as aws:
         run = run_lambda('build/x86_64/stopper/bootstrap', [{}], aws=aws)
         assert run.results[0]['kind'] == 'response'
         assert aws.calls('StopInstances')[0]['params']['InstanceIds'] == [...]
 
+    webhook = {'name': '/devcloud/slack-webhook', 'type': 'SecureString'}
+    with SlackReceiver() as slack, AwsEmu(state={
+            'parameters': [{**webhook, 'value': slack.url}]}) as aws:
+        slack.script([{'status': 500}])          # then 200 "ok" forever
+        run = run_lambda(..., aws=aws, env={'SLACK_WEBHOOK_PARAMETER': webhook['name']})
+        assert slack.messages()[0]['text'] == ...
+        assert slack.secret not in run.logs
+
 Everything runs on loopback with Debian's /usr/bin/python3 (it has botocore).
 The environment handed to a bootstrap is built from scratch: nothing of the
 caller's AWS_* variables leaks in.
 """
 
+import http.client
+import http.server
+import io
 import json
 import os
+import secrets
 import shutil
 import signal
+import socket
 import ssl
+import string
+import struct
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +111,7 @@ class _Daemon:
         if self.proc.poll() is None:
             try:
                 ask_shutdown()
-            except (OSError, ValueError):
+            except (OSError, ValueError, http.client.HTTPException):
                 pass
             try:
                 self.proc.wait(timeout=5)
@@ -191,11 +210,36 @@ class AwsEmu:
         return self._control('GET', '/_emu/state')
 
     def set_state(self, state):
-        self._control('POST', '/_emu/state', state)
+        """Replace the state; a refused seed raises HTTPError 400 whose
+        message is the emulator's reason."""
+        try:
+            self._control('POST', '/_emu/state', state)
+        except urllib.error.HTTPError as e:
+            try:
+                reason = json.loads(e.read())['error']
+            except (ValueError, KeyError, TypeError):
+                raise e from None
+            raise urllib.error.HTTPError(e.url, e.code, reason, e.headers, None) from None
 
     def instance(self, instance_id):
         """The emulator's current record of one instance (seed schema)."""
         return next(i for i in self.state()['instances'] if i['id'] == instance_id)
+
+    def image(self, image_id):
+        """The record of one image (seed schema), None once deregistered."""
+        return next((i for i in self.state()['images'] if i['id'] == image_id), None)
+
+    def image_ids(self):
+        """Ids of the registered images, in seed order."""
+        return [i['id'] for i in self.state()['images']]
+
+    def snapshot_ids(self):
+        """Ids of the snapshots that still exist, in seed order."""
+        return [s['id'] for s in self.state()['snapshots']]
+
+    def auto_scaling_group(self, name):
+        """The record of one Auto Scaling group (seed schema, normalised)."""
+        return next(g for g in self.state()['auto_scaling_groups'] if g['name'] == name)
 
     def calls(self, action=None, service=None):
         calls = self._control('GET', '/_emu/calls')
@@ -229,6 +273,12 @@ class AwsEmu:
         if _BOTOCORE_SESSION is None:   # a session caches the loaded models
             import botocore.session
             _BOTOCORE_SESSION = botocore.session.get_session()
+            # The emulator's model overlay (the current API's members that
+            # Debian's botocore lacks), so that tests can send them too.
+            if str(HERE) not in sys.path:
+                sys.path.insert(0, str(HERE))
+            from awsemu import OverlayLoader
+            _BOTOCORE_SESSION.register_component('data_loader', OverlayLoader())
         config.setdefault('retries', {'total_max_attempts': 1, 'mode': 'standard'})
         return _BOTOCORE_SESSION.create_client(
             service, endpoint_url=self.url, region_name=self.region,
@@ -241,6 +291,394 @@ class AwsEmu:
                 'AWS_DEFAULT_REGION': self.region,
                 'AWS_ACCESS_KEY_ID': self.access_key,
                 'AWS_SECRET_ACCESS_KEY': self.secret_key}
+
+
+# --------------------------------------------------------------------------
+# Hand-made signed requests (what a botocore client would never send)
+# --------------------------------------------------------------------------
+
+SIGV4_TIME_FORMAT = '%Y%m%dT%H%M%SZ'
+EC2_FORM = 'application/x-www-form-urlencoded; charset=utf-8'
+JSON_11 = 'application/x-amz-json-1.1'
+
+
+def _only_signed_auth(creds, service, region, only):
+    """A SigV4Auth signing only the headers named in ``only``."""
+    import botocore.auth
+
+    class OnlySigned(botocore.auth.SigV4Auth):
+        def headers_to_sign(self, request):
+            headers = super().headers_to_sign(request)
+            for name in list(headers.keys()):
+                if name not in only:
+                    del headers[name]
+            return headers
+
+    return OnlySigned(creds, service, region)
+
+
+def raw_call(emu, body, service='ec2', content_type=EC2_FORM, extra_headers=None,
+             akid=None, secret=None, token=None, when=None, region=None,
+             only_sign=None, tamper=None):
+    """Sign ``body`` (a dict is form-encoded) with botocore's SigV4, optionally
+    at another time, for another region or signing only some headers, and
+    POST it to ``emu``; returns (status, headers, text).  ``tamper(headers,
+    body)`` may change the request after signing."""
+    import datetime
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    if isinstance(body, dict):
+        body = urllib.parse.urlencode(body)
+    if isinstance(body, str):
+        body = body.encode()
+    req = botocore.awsrequest.AWSRequest(method='POST', url=f'{emu.url}/', data=body)
+    req.headers['Host'] = f'127.0.0.1:{emu.port}'
+    req.headers['Content-Type'] = content_type
+    for k, v in (extra_headers or {}).items():
+        req.headers[k] = v
+    creds = botocore.credentials.Credentials(akid or emu.access_key,
+                                             secret or emu.secret_key, token)
+    region = region or emu.region
+    if only_sign:
+        signer = _only_signed_auth(creds, service, region, only_sign)
+    else:
+        signer = botocore.auth.SigV4Auth(creds, service, region)
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    req.context['timestamp'] = when.strftime(SIGV4_TIME_FORMAT)
+    signer._modify_request_before_signing(req)
+    canonical = signer.canonical_request(req)
+    sig = signer.signature(signer.string_to_sign(req, canonical), req)
+    signer._inject_signature_to_request(req, sig)
+    headers = dict(req.headers.items())
+    if tamper:
+        headers, body = tamper(headers, body)
+    if emu.scheme == 'https':
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection('127.0.0.1', emu.port, timeout=10, context=context)
+    else:
+        conn = http.client.HTTPConnection('127.0.0.1', emu.port, timeout=10)
+    try:
+        conn.request('POST', '/', body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read().decode()
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------
+# A sample account for the housekeeping functions
+# --------------------------------------------------------------------------
+
+# Images of every kind (own, deprecated, disabled, pending, public and
+# private ones of another account), an orphan snapshot, launch templates
+# whose versions name images, an SSM alias and none, and Auto Scaling groups
+# launching from each kind of source.  Ids have 17 hex digits, as AWS hands
+# them out now.  The emulator's self-tests use it; integration tests may.
+ACCOUNT = '123456789012'
+OTHER_ACCOUNT = '210987654321'
+A1, A2, A3, A4, A5 = (f'ami-0a00000000000000{n}' for n in range(1, 6))
+PUBLIC_AMI, FOREIGN_AMI = 'ami-0f000000000000001', 'ami-0f000000000000002'
+ORPHAN_SNAPSHOT = 'snap-0c000000000000001'
+LT_DEVBOX, LT_RUNNER, LT_EMPTY = (f'lt-0a00000000000000{n}' for n in range(1, 4))
+WEBHOOK = 'https://hooks.slack.com/services/T000/B000/' + 'w' * 24
+
+HOUSEKEEPING_STATE = {
+    'account_id': ACCOUNT,
+    'images': [
+        {'id': A1, 'name': 'devbox-2026-11-01', 'creation_date': '2026-11-01T03:00:00.000Z',
+         'tags': {'devcloud:role': 'devbox-image'}},
+        {'id': A2, 'name': 'devbox-2026-11-10', 'creation_date': '2026-11-10T03:00:00.000Z',
+         'tags': {'devcloud:role': 'devbox-image'},
+         'snapshots': ['snap-0a000000000000002', 'snap-0b000000000000002']},
+        {'id': A3, 'name': 'devbox-2026-11-20', 'creation_date': '2026-11-20T03:00:00.000Z',
+         'deprecated': True},
+        {'id': A4, 'name': 'runner-2026-11-21', 'creation_date': '2026-11-21T03:00:00.000Z',
+         'disabled': True, 'tags': {'devcloud:role': 'runner-image'}},
+        {'id': A5, 'name': 'devbox-2026-11-25', 'creation_date': '2026-11-25T03:00:00.000Z',
+         'state': 'pending'},
+        {'id': PUBLIC_AMI, 'name': 'al2023-ami-2026.11', 'owner_id': OTHER_ACCOUNT,
+         'owner_alias': 'amazon', 'public': True},
+        {'id': FOREIGN_AMI, 'name': 'partner-private', 'owner_id': OTHER_ACCOUNT},
+    ],
+    'snapshots': [
+        {'id': 'snap-0b000000000000002', 'volume_size': 30},
+        {'id': ORPHAN_SNAPSHOT, 'tags': {'left': 'behind'}},
+    ],
+    'launch_templates': [
+        {'id': LT_DEVBOX, 'name': 'devbox', 'default_version': 1,
+         'versions': [{'number': 1, 'image_id': A1},
+                      {'number': 2, 'image_id': A2, 'instance_type': 't3.large'},
+                      {'number': 3, 'image_id': 'resolve:ssm:/devcloud/devbox-ami'}]},
+        {'id': LT_RUNNER, 'name': 'runner', 'versions': [{'number': 1, 'image_id': A4}]},
+        {'id': LT_EMPTY, 'name': 'no-image', 'default_version': 2,
+         'versions': [{'number': 1, 'image_id': None}, {'number': 2, 'image_id': A5}]},
+    ],
+    'launch_configurations': [{'name': 'old-agents', 'image_id': A3}],
+    'auto_scaling_groups': [
+        {'name': 'drone-agents', 'launch_configuration': 'old-agents',
+         'min_size': 0, 'max_size': 10, 'desired_capacity': 2,
+         'tags': {'devcloud:role': 'drone-agent'},
+         'instances': [{'id': 'i-0d000000000000001'},
+                       {'id': 'i-0d000000000000002', 'lifecycle_state': 'Pending',
+                        'health_status': 'Unhealthy', 'protected_from_scale_in': True}]},
+        {'name': 'devboxes', 'launch_template': {'name': 'devbox', 'version': '$Latest'},
+         'instances': [{'id': 'i-0d000000000000003',
+                        'launch_template': {'id': LT_DEVBOX, 'version': '1'}}]},
+        {'name': 'mixed-runners',
+         'mixed_instances_policy': {
+             'launch_template': {'id': LT_RUNNER},
+             'overrides': [{'instance_type': 't3.large'},
+                           {'instance_type': 'm5.large',
+                            'launch_template': {'name': 'devbox', 'version': '2'}}]}},
+    ],
+    'parameters': [
+        {'name': '/devcloud/slack-webhook', 'type': 'SecureString', 'value': WEBHOOK},
+        {'name': '/devcloud/devbox-ami', 'value': A2, 'data_type': 'aws:ec2:image',
+         'version': 3, 'last_modified_date': '2026-11-10T04:00:00Z'},
+        {'name': '/devcloud/teams', 'type': 'StringList', 'value': ['infra', 'web']},
+    ],
+}
+
+
+
+# --------------------------------------------------------------------------
+# A Slack incoming webhook
+# --------------------------------------------------------------------------
+
+SLACK_TOKEN_CHARS = string.ascii_letters + string.digits
+SLACK_TOKEN_LENGTH = 24
+
+
+def _abort_connection(handler):
+    """Drop a handler's connection with a TCP RST (SO_LINGER 0), no answer."""
+    handler.close_connection = True
+    try:
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      struct.pack('ii', 1, 0))
+        # rfile holds the socket's fd too: close it so that close() really
+        # closes (-> RST); wfile becomes a dummy the base class can flush.
+        handler.rfile.close()
+        handler.wfile = io.BytesIO()
+        handler.connection.close()
+    except OSError:
+        pass
+
+
+def _slack_refusal(payload):
+    """Slack's own 400 reason for a webhook payload, or None if acceptable."""
+    if not isinstance(payload, dict):
+        return 'invalid_payload'
+    blocks = payload.get('blocks')
+    if blocks is not None and not (
+            isinstance(blocks, list)
+            and all(isinstance(b, dict) and isinstance(b.get('type'), str) for b in blocks)):
+        return 'invalid_blocks'
+    text = payload.get('text')
+    if not (isinstance(text, str) and text.strip()) and not blocks:
+        return 'no_text'
+    return None
+
+
+class _SlackHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'   # keep-alive, like Slack; every answer has a length
+    server_version = 'SlackEmulator'
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):   # quiet: requests() is the log
+        pass
+
+    def _read_body(self):
+        if 'Transfer-Encoding' in self.headers:
+            return None
+        try:
+            n = int(self.headers.get('Content-Length', '0'))
+        except ValueError:
+            return None
+        if not 0 <= n <= 1024 * 1024:
+            return None
+        return self.rfile.read(n)
+
+    def _answer(self, status, text, retry_after=None):
+        body = text.encode()
+        self.send_response(status)
+        self.send_header('Content-Type', 'text/plain; charset=utf-8')
+        self.send_header('Content-Length', str(len(body)))
+        if retry_after is not None:
+            self.send_header('Retry-After', str(retry_after))
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(body)
+
+    def _decide(self, body, record):
+        """(status, text, retry_after); status 0 drops the connection."""
+        receiver = self.server.receiver
+        if body is None:
+            # No usable length: the next request on this connection cannot
+            # be found, so answer and close.
+            self.close_connection = True
+            return 411, 'length_required', None
+        if self.path != receiver.path:
+            return 404, 'no_service', None
+        if self.command != 'POST':
+            return 405, 'invalid_method', None
+        answer = receiver._next_answer()
+        if answer.get('delay_s'):
+            time.sleep(answer['delay_s'])
+        if answer.get('reset'):
+            return 0, None, None
+        status = answer.get('status', 200)
+        if status != 200:
+            return status, answer.get('body', 'error'), answer.get('retry_after')
+        ctype = self.headers.get('Content-Type', '')
+        if ctype.split(';')[0].strip().lower() != 'application/json':
+            reason = 'invalid_payload'
+        elif record['json'] is None and body:
+            reason = 'invalid_payload'   # not JSON at all
+        else:
+            reason = _slack_refusal(record['json'])
+        if reason:
+            return 400, reason, None
+        return 200, answer.get('body', 'ok'), None
+
+    def _handle(self):
+        body = self._read_body()
+        record = {'method': self.command, 'path': self.path,
+                  'headers': dict(self.headers.items()), 'body': None, 'json': None,
+                  'status': None, 'time': time.time()}
+        if body is not None:
+            record['body'] = body.decode('utf-8', errors='replace')
+            try:
+                record['json'] = json.loads(body) if body else None
+            except ValueError:
+                pass
+        status, text, retry_after = self._decide(body, record)
+        record['status'] = status
+        # Recorded before answering: a client that got its answer finds it.
+        self.server.receiver._record(record)
+        if status == 0:
+            _abort_connection(self)
+        else:
+            self._answer(status, text, retry_after)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+
+class _SlackServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, receiver, tls_context):
+        super().__init__(('127.0.0.1', 0), _SlackHandler)
+        self.receiver = receiver
+        if tls_context is not None:
+            self.socket = tls_context.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def handle_error(self, request, client_address):
+        # Clients dropping connections (timeouts, resets) are routine here.
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class SlackReceiver:
+    """A Slack incoming webhook on 127.0.0.1 for the duration of a ``with``.
+
+    It behaves like hooks.slack.com: POST only (else 405 "invalid_method"),
+    the webhook's own path only (else 404 "no_service"), a JSON body
+    (Content-Type application/json, else 400 "invalid_payload") holding an
+    object with a non-empty "text" or "blocks" (else 400 "no_text"; blocks
+    that are not a list of objects with a "type": 400 "invalid_blocks");
+    then 200 "ok".
+
+    ``script(answers)`` makes the next webhook POSTs answer otherwise, in
+    order, before the checks above; each answer is a dict
+        {"status": 500, "body": "internal_error", "retry_after": 1,
+         "delay_s": 0, "reset": False}
+    (status 200 or no status: checked and answered as usual, after
+    delay_s; retry_after adds a Retry-After header; reset drops the
+    connection with a TCP RST and no answer).
+    """
+
+    def __init__(self, tls_cert=None, tls_key=None):
+        self.secret = ''.join(secrets.choice(SLACK_TOKEN_CHARS)
+                              for _ in range(SLACK_TOKEN_LENGTH))
+        self.path = f'/services/T0DEVCLOUD/B0ALERTS/{self.secret}'
+        self.scheme = 'https' if tls_cert else 'http'
+        self._tls = None
+        if tls_cert:
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(str(tls_cert), str(tls_key))
+        self._lock = threading.Lock()
+        self._answers = []
+        self._requests = []
+        self._server = None
+        self._thread = None
+
+    @property
+    def url(self):
+        return f'{self.scheme}://127.0.0.1:{self.port}{self.path}'
+
+    def start(self):
+        self._server = _SlackServer(self, self._tls)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={'poll_interval': 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop()
+
+    def script(self, answers):
+        """Answers for the next webhook POSTs (appended to those pending)."""
+        for a in answers:
+            unknown = set(a) - {'status', 'body', 'retry_after', 'delay_s', 'reset'}
+            if unknown:
+                raise ValueError(f'unknown answer fields {sorted(unknown)}')
+        with self._lock:
+            self._answers.extend(dict(a) for a in answers)
+
+    def _next_answer(self):
+        with self._lock:
+            return self._answers.pop(0) if self._answers else {}
+
+    def _record(self, record):
+        with self._lock:
+            self._requests.append(record)
+
+    def requests(self):
+        """Every request received, in order: {"method", "path", "headers",
+        "body", "json", "status" (0: reset), "time"}."""
+        with self._lock:
+            return [dict(r) for r in self._requests]
+
+    def messages(self):
+        """The JSON payloads of the requests answered 200, in order."""
+        return [r['json'] for r in self.requests() if r['status'] == 200]
+
+    def clear(self):
+        """Forget the requests received and the answers still scripted."""
+        with self._lock:
+            self._requests.clear()
+            self._answers.clear()
 
 
 # --------------------------------------------------------------------------

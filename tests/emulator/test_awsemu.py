@@ -16,10 +16,8 @@ import botocore.exceptions
 import pytest
 from botocore.parsers import ResponseParserError
 
-from harness import AwsEmu
+from harness import EC2_FORM, AwsEmu, raw_call
 
-SIGV4 = '%Y%m%dT%H%M%SZ'
-EC2_FORM = 'application/x-www-form-urlencoded; charset=utf-8'
 
 
 # --------------------------------------------------------------------------
@@ -39,62 +37,6 @@ def states(ec2):
 def client_error(excinfo):
     err = excinfo.value.response
     return err['Error']['Code'], err['ResponseMetadata']['HTTPStatusCode']
-
-
-class _OnlySigned(botocore.auth.SigV4Auth):
-    """SigV4Auth signing a chosen subset of the request's headers."""
-
-    def __init__(self, creds, service, region, only):
-        super().__init__(creds, service, region)
-        self.only = only
-
-    def headers_to_sign(self, request):
-        headers = super().headers_to_sign(request)
-        for name in list(headers.keys()):
-            if name not in self.only:
-                del headers[name]
-        return headers
-
-
-def raw_call(emu, body, service='ec2', content_type=EC2_FORM, extra_headers=None,
-             akid=None, secret=None, token=None, when=None, region=None,
-             only_sign=None, tamper=None):
-    """Sign ``body`` with botocore's SigV4 (optionally at another time, for
-    another region, signing only some headers) and POST it; returns
-    (status, headers, text)."""
-    if isinstance(body, dict):
-        body = urlencode(body)
-    if isinstance(body, str):
-        body = body.encode()
-    host = f'127.0.0.1:{emu.port}'
-    req = botocore.awsrequest.AWSRequest(method='POST', url=f'{emu.url}/', data=body)
-    req.headers['Host'] = host
-    req.headers['Content-Type'] = content_type
-    for k, v in (extra_headers or {}).items():
-        req.headers[k] = v
-    creds = botocore.credentials.Credentials(akid or emu.access_key,
-                                             secret or emu.secret_key, token)
-    region = region or emu.region
-    if only_sign:
-        signer = _OnlySigned(creds, service, region, only_sign)
-    else:
-        signer = botocore.auth.SigV4Auth(creds, service, region)
-    when = when or datetime.datetime.now(datetime.timezone.utc)
-    req.context['timestamp'] = when.strftime(SIGV4)
-    signer._modify_request_before_signing(req)
-    canonical = signer.canonical_request(req)
-    sig = signer.signature(signer.string_to_sign(req, canonical), req)
-    signer._inject_signature_to_request(req, sig)
-    headers = dict(req.headers.items())
-    if tamper:
-        headers, body = tamper(headers, body)
-    conn = http.client.HTTPConnection('127.0.0.1', emu.port, timeout=10)
-    try:
-        conn.request('POST', '/', body=body, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read().decode()
-    finally:
-        conn.close()
 
 
 def ec2_error_code(text):
@@ -135,6 +77,14 @@ def test_describe_all_is_aws_shaped(ec2):
     assert 'PublicIpAddress' not in bob
     assert out['ResponseMetadata']['RequestId']
 
+
+def test_instance_without_private_ip_has_no_private_members(awsemu, ec2):
+    awsemu.set_state({'instances': [{'id': 'i-0a1b2c3d4e5f00009', 'private_ip': None}]})
+    inst = ec2.describe_instances()['Reservations'][0]['Instances'][0]
+    assert 'PrivateIpAddress' not in inst
+    assert 'PrivateIpAddress' not in inst['NetworkInterfaces'][0]
+    assert ec2.describe_instances(Filters=[{'Name': 'private-ip-address', 'Values': ['*']}])[
+        'Reservations'] == []
 
 def test_describe_response_xml_namespace_and_request_id(awsemu):
     status, _, text = raw_call(awsemu, {'Action': 'DescribeInstances', 'Version': '2016-11-15',
@@ -483,12 +433,16 @@ def test_missing_authorization(awsemu):
 
 def test_query_protocol(awsemu):
     asg = awsemu.client('autoscaling')
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        asg.describe_auto_scaling_groups(AutoScalingGroupNames=['devboxes'])
-    assert client_error(e) == ('EmulatorNotImplemented', 501)   # got past validation
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=['devboxes'])[
+        'AutoScalingGroups'] == []
     call = awsemu.calls('DescribeAutoScalingGroups')[0]
     assert call['params'] == {'AutoScalingGroupNames': ['devboxes']}
     assert call['raw']['AutoScalingGroupNames.member.1'] == 'devboxes'
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        asg.describe_tags(Filters=[{'Name': 'key', 'Values': ['x']}])
+    assert client_error(e) == ('EmulatorNotImplemented', 501)   # got past validation
+    assert awsemu.calls('DescribeTags')[0]['params'] == {
+        'Filters': [{'Name': 'key', 'Values': ['x']}]}
 
     base = {'Action': 'DescribeAutoScalingGroups', 'Version': '2011-01-01'}
     for params, code in [({'AutoScalingGroupNames.1': 'x'}, 'UnknownParameter'),
@@ -513,8 +467,13 @@ def test_json_protocol(awsemu):
     ssm = awsemu.client('ssm')
     with pytest.raises(botocore.exceptions.ClientError) as e:
         ssm.get_parameter(Name='/devcloud/x', WithDecryption=True)
-    assert client_error(e) == ('EmulatorNotImplemented', 501)
+    assert client_error(e) == ('ParameterNotFound', 400)
     assert awsemu.calls('GetParameter')[0]['params'] == {'Name': '/devcloud/x', 'WithDecryption': True}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ssm.get_parameters(Names=['/devcloud/x'], WithDecryption=True)
+    assert client_error(e) == ('EmulatorNotImplemented', 501)   # got past validation
+    assert awsemu.calls('GetParameters')[0]['params'] == {'Names': ['/devcloud/x'],
+                                                          'WithDecryption': True}
 
     def call(body, target='AmazonSSM.GetParameter', **kw):
         status, headers, text = raw_call(awsemu, json.dumps(body), service='ssm',
