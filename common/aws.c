@@ -189,7 +189,15 @@ static void real_sleep_ms(void *ctx, int64_t ms)
 static double real_random(void *ctx)
 {
 	(void)ctx;
-	return (double)arc4random_uniform(1000000) / 1000000.0;
+	/* 2^-32 steps: uniform in [0, 1) */
+	return (double)arc4random() / 4294967296.0;
+}
+
+const struct aws_clock *aws_clock_real(void)
+{
+	static const struct aws_clock real_clock = { real_now_ms, real_sleep_ms, real_random, NULL };
+
+	return &real_clock;
 }
 
 static char *dup_or_null(const char *s)
@@ -200,7 +208,6 @@ static char *dup_or_null(const char *s)
 struct aws_client *aws_client_new(const struct aws_client_options *opts)
 {
 	struct aws_client *c = xcalloc(1, sizeof(*c));
-	static const struct aws_clock real_clock = { real_now_ms, real_sleep_ms, real_random, NULL };
 
 	c->credentials.access_key_id = xstrdup(opts->credentials->access_key_id);
 	c->credentials.secret_access_key = xstrdup(opts->credentials->secret_access_key);
@@ -222,7 +229,7 @@ struct aws_client *aws_client_new(const struct aws_client_options *opts)
 		c->transport = http_transport_curl;
 		c->transport_ctx = c->own_http;
 	}
-	c->clock = opts->clock ? *opts->clock : real_clock;
+	c->clock = opts->clock ? *opts->clock : *aws_clock_real();
 	return c;
 }
 

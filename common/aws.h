@@ -79,6 +79,9 @@ struct aws_clock {
 	void *ctx;
 };
 
+/* Wall-clock time, nanosleep and arc4random: what production uses. */
+const struct aws_clock *aws_clock_real(void);
+
 struct aws_client_options {
 	const struct aws_credentials *credentials;	/* copied */
 	const char *region;

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "log.h"
 #include "banned.h"
@@ -45,37 +44,6 @@ struct slack_client {
 	struct http_client *own_http;
 	struct aws_clock clock;
 };
-
-/* ---- real time ---- */
-
-static int64_t real_now_ms(void *ctx)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void real_sleep_ms(void *ctx, int64_t ms)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
-static double real_random(void *ctx)
-{
-	(void)ctx;
-	/* 2^-32 steps: uniform in [0, 1) */
-	return (double)arc4random() / 4294967296.0;
-}
 
 /* ---- the webhook URL ---- */
 
@@ -205,7 +173,6 @@ static int check_webhook_url(const char *url, size_t *path_offset, struct buf *e
 int slack_client_new(const struct slack_client_options *opts, struct slack_client **out,
 		     struct buf *errmsg)
 {
-	static const struct aws_clock real_clock = { real_now_ms, real_sleep_ms, real_random, NULL };
 	struct slack_client *c;
 	size_t path_offset = 0;
 	int err;
@@ -229,7 +196,7 @@ int slack_client_new(const struct slack_client_options *opts, struct slack_clien
 		c->transport = http_transport_curl;
 		c->transport_ctx = c->own_http;
 	}
-	c->clock = opts->clock ? *opts->clock : real_clock;
+	c->clock = opts->clock ? *opts->clock : *aws_clock_real();
 	*out = c;
 	return 0;
 }
