@@ -2,7 +2,7 @@
 #
 #   make            build/<fn>/bootstrap and build/<fn>.zip for every functions/<fn>
 #   make test       install what is missing, build everything, run every test
-#   make demo       run the stopper on a small emulated dev cloud
+#   make demo       one night of housekeeping on a small emulated dev cloud
 #   make deps       fetch and build third-party libraries (run automatically)
 #   make clean      remove build/ (keeps nothing)
 
