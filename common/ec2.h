@@ -67,6 +67,13 @@ void ec2_filters_add(struct ec2_filter_list *list, const char *name, const char 
 void ec2_filters_release(struct ec2_filter_list *list);
 /* Appends Filter.N.Name / Filter.N.Value.M parameters. */
 void ec2_filters_to_params(const struct ec2_filter_list *list, struct aws_params *params);
+/*
+ * Copies `filters` into `query` (which the caller releases) and adds
+ * instance-state-name=<states> (NULL-terminated) unless the filters already
+ * name states themselves: a listing of only the states a function acts on.
+ */
+void ec2_filters_with_states(const struct ec2_filter_list *filters, const char *const *states,
+			     struct ec2_filter_list *query);
 /* "tag:devcloud:role=devbox; instance-state-name=running,pending" for logs */
 void ec2_filters_describe(const struct ec2_filter_list *list, struct buf *out);
 

@@ -13,6 +13,9 @@
 #include "ssm.h"
 #include "banned.h"
 
+/* only a running builder has a build log to read */
+static const char *const running_state[] = { "running", NULL };
+
 #define MAX_AGE_HOURS_LIMIT 8760	/* a year */
 #define BUILD_COMMAND_MAX 200
 #define MAX_ADMINS 50
@@ -667,21 +670,6 @@ out:
 	return err;
 }
 
-/* The builders' listing: the configured filters, running instances only. */
-static void running_query(const struct ec2_filter_list *filters, struct ec2_filter_list *query)
-{
-	static const char *const running[] = { "running", NULL };
-	bool has_state_filter = false;
-
-	for (size_t i = 0; i < filters->count; i++) {
-		ec2_filters_add(query, filters->items[i].name,
-				(const char *const *)filters->items[i].values);
-		has_state_filter |= !strcmp(filters->items[i].name, "instance-state-name");
-	}
-	if (!has_state_filter)
-		ec2_filters_add(query, "instance-state-name", running);
-}
-
 static void log_plan(const struct build_monitor_plan *plan, const struct build_monitor_run *run)
 {
 	struct buf line = BUF_INIT;
@@ -737,7 +725,7 @@ static void run_monitor(struct build_monitor_state *s, const struct build_monito
 			    "was sent", buf_cstr(&image_desc), buf_cstr(&why));
 		goto out;
 	}
-	running_query(&s->builder_filters, &builder_query);
+	ec2_filters_with_states(&s->builder_filters, running_state, &builder_query);
 	if (ec2_describe_instances(s->aws, &builder_query, &builders, &e)) {
 		aws_error_describe(&e, &why);
 		log_warn("cannot list the builders (%s): %s; an alert will say so",

@@ -14,6 +14,9 @@
 #define ASG_TAG "aws:autoscaling:groupName"
 #define MAX_IDS_PER_CALL 1000
 
+/* the states the stopper lists (the plan skips anything else anyway) */
+static const char *const live_states[] = { "running", "pending", NULL };
+
 /* ---- plan ---- */
 
 enum stopper_optout stopper_read_optout(const char *value, int64_t now_s, int64_t *until_s)
@@ -464,25 +467,6 @@ static int read_event(const struct stopper_state *s, struct view payload,
 	return err;
 }
 
-/*
- * The listing's filters: the configured ones, and only live instances (unless
- * they name states themselves; the plan skips anything not live anyway).
- */
-static void live_instances_query(const struct ec2_filter_list *filters,
-				 struct ec2_filter_list *query)
-{
-	static const char *const live_states[] = { "running", "pending", NULL };
-	bool has_state_filter = false;
-
-	for (size_t i = 0; i < filters->count; i++) {
-		ec2_filters_add(query, filters->items[i].name,
-				(const char *const *)filters->items[i].values);
-		has_state_filter |= !strcmp(filters->items[i].name, "instance-state-name");
-	}
-	if (!has_state_filter)
-		ec2_filters_add(query, "instance-state-name", live_states);
-}
-
 /* Lists, plans, applies; the result goes to resp. */
 static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 			struct lambda_response *resp)
@@ -495,7 +479,7 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 	struct aws_error e;
 	char *json;
 
-	live_instances_query(run->filters, &query);
+	ec2_filters_with_states(run->filters, live_states, &query);
 	ec2_filters_describe(run->filters, &desc);
 	log_info("%slooking for running dev boxes (%s)", run->opts.dry_run ? "dry run: " : "",
 		 buf_cstr(&desc));

@@ -458,25 +458,6 @@ static int read_event(const struct terminator_state *s, struct view payload,
 	return err;
 }
 
-/*
- * The listing's filters: the configured ones, and only the states a builder
- * is billed in (unless they name states themselves; the plan ignores any
- * other state anyway).
- */
-static void live_builders_query(const struct ec2_filter_list *filters,
-				struct ec2_filter_list *query)
-{
-	bool has_state_filter = false;
-
-	for (size_t i = 0; i < filters->count; i++) {
-		ec2_filters_add(query, filters->items[i].name,
-				(const char *const *)filters->items[i].values);
-		has_state_filter |= !strcmp(filters->items[i].name, "instance-state-name");
-	}
-	if (!has_state_filter)
-		ec2_filters_add(query, "instance-state-name", live_states);
-}
-
 /* Lists, plans, applies; the result goes to resp. */
 static void run_terminator(struct terminator_state *s, const struct terminator_run *run,
 			   struct lambda_response *resp)
@@ -489,7 +470,7 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 	struct aws_error e;
 	char *json;
 
-	live_builders_query(run->filters, &query);
+	ec2_filters_with_states(run->filters, live_states, &query);
 	ec2_filters_describe(run->filters, &desc);
 	log_info("%slooking for builders older than %ld h (%s)",
 		 run->opts.dry_run ? "dry run: " : "", run->policy.lifetime_hours, buf_cstr(&desc));

@@ -123,6 +123,39 @@ static void test_filters(void **state)
 	buf_release(&joined);
 }
 
+/* filters/with-states/<row>: the listing filters a function builds */
+struct with_states_case {
+	const char *name;
+	const char *spec;
+	const char *described;
+};
+
+static struct with_states_case with_states_cases[] = {
+	{ "added", "tag:devcloud:role=builder",
+	  "tag:devcloud:role=builder; instance-state-name=running,stopped" },
+	{ "theirs-kept", "tag:devcloud:role=builder;instance-state-name=pending",
+	  "tag:devcloud:role=builder; instance-state-name=pending" },
+	{ "state-code-is-not-a-state-name", "instance-state-code=16",
+	  "instance-state-code=16; instance-state-name=running,stopped" },
+};
+
+static void test_filters_with_states(void **state)
+{
+	static const char *const states[] = { "running", "stopped", NULL };
+	const struct with_states_case *c = *state;
+	struct ec2_filter_list filters = EC2_FILTER_LIST_INIT, query = EC2_FILTER_LIST_INIT;
+	struct buf errmsg = BUF_INIT, out = BUF_INIT;
+
+	assert_int_equal(ec2_filters_parse(c->spec, "X", &filters, &errmsg), 0);
+	ec2_filters_with_states(&filters, states, &query);
+	ec2_filters_describe(&query, &out);
+	assert_string_equal(buf_cstr(&out), c->described);
+	ec2_filters_release(&filters);
+	ec2_filters_release(&query);
+	buf_release(&errmsg);
+	buf_release(&out);
+}
+
 static void test_filters_add(void **state)
 {
 	static const char *const states[] = { "running", "pending", NULL };
@@ -1537,6 +1570,9 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(filter_cases); i++)
 		table_add("filters", filter_cases[i].name, test_filters, &filter_cases[i]);
 	table_add("filters", "add-and-params", test_filters_add, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(with_states_cases); i++)
+		table_add("filters/with-states", with_states_cases[i].name, test_filters_with_states,
+			  &with_states_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(page_cases); i++)
 		table_add("pages", page_cases[i].name, test_page, &page_cases[i]);
 	table_add("pages", "many-instances", test_many_instances, NULL);
