@@ -676,6 +676,23 @@ static const char *refused_user(const struct image_pruner_plan *plan, const stru
 	return NULL;
 }
 
+/*
+ * In a dry run the image is still registered, so EC2 may answer a snapshot's
+ * DryRun with InvalidSnapshot.InUse ("... is currently in use by ami-...")
+ * rather than DryRunOperation. When the image named is the one this run
+ * would deregister first, the deletion would have succeeded.
+ */
+static bool in_use_by_itself(const struct aws_error *e, const char *image_id)
+{
+	const char *at;
+
+	if (!aws_error_is(e, "InvalidSnapshot.InUse") || !(at = strstr(e->message, image_id)))
+		return false;
+	at += strlen(image_id);
+	/* the whole id, not a prefix of a longer one */
+	return !((*at >= '0' && *at <= '9') || (*at >= 'a' && *at <= 'f'));
+}
+
 static void delete_image(struct aws_client *aws, const struct image_pruner_plan *plan,
 			 const struct image_pruner_decision *d, bool dry_run,
 			 struct id_list *refused, struct image_pruner_result *r)
@@ -713,7 +730,8 @@ static void delete_image(struct aws_client *aws, const struct image_pruner_plan 
 			continue;
 		}
 		buf_reset(&why);
-		if (ec2_delete_snapshot(aws, snap, dry_run, &e)) {
+		if (ec2_delete_snapshot(aws, snap, dry_run, &e) &&
+		    !(dry_run && in_use_by_itself(&e, id))) {
 			aws_error_describe(&e, &why);
 			log_error("cannot delete snapshot '%s' of %s: %s", snap, id,
 				  buf_cstr(&why));

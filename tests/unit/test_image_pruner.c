@@ -350,6 +350,7 @@ struct sim {
 	struct sim_fault faults[4];
 	const char *refuse_image;	/* DeregisterImage of it is refused */
 	const char *refuse_snapshot;	/* DeleteSnapshot of it is refused */
+	bool in_use_before_dry_run;	/* DeleteSnapshot looks at uses before DryRun */
 
 	/* what happened */
 	bool deregistered[SIM_MAX];
@@ -772,6 +773,16 @@ static int delete_snapshot(struct sim *sim, const char *body, struct http_respon
 
 	assert_non_null(id);
 	sim->destructive_calls++;
+	for (size_t i = 0; sim->in_use_before_dry_run && i < sim->image_count; i++) {
+		if (image_uses(&sim->images[i], id) && !sim->deregistered[i]) {
+			struct buf msg = BUF_INIT;
+			buf_appendf(&msg, "The snapshot %s is currently in use by %s", id,
+				    sim->images[i].id);
+			sim_error(resp, false, 400, "InvalidSnapshot.InUse", buf_cstr(&msg));
+			buf_release(&msg);
+			goto out;
+		}
+	}
 	if (form_has(body, "DryRun", "true")) {
 		sim->dry_runs++;
 		sim_error(resp, false, 412, "DryRunOperation", "would have succeeded");
@@ -1357,6 +1368,21 @@ static void test_run_dry_run_changes_nothing(void **state)
 	run_release(&run);
 }
 
+/* EC2 may look at a snapshot's uses before DryRun: the image a dry run keeps registered */
+static void test_run_dry_run_with_snapshots_still_in_use(void **state)
+{
+	struct run run;
+
+	(void)state;
+	sim_account(&run.rig.sim);
+	run.rig.sim.in_use_before_dry_run = true;
+	run_prune(&run, 1, 3, true);
+	assert_false(run.resp.failed);
+	assert_payload(&run, ACCOUNT_RESULT, "true");
+	assert_true(sim_unchanged(&run.rig.sim));
+	run_release(&run);
+}
+
 static void test_run_with_nothing_to_delete_lists_only_the_family(void **state)
 {
 	static const size_t keeps[] = { 12, 13, 1000 };
@@ -1748,6 +1774,8 @@ int main(void)
 	table_add("run", "prunes-the-account", test_run_prunes_the_account, NULL);
 	table_add("run", "small-pages", test_run_on_small_pages, NULL);
 	table_add("run", "dry-run", test_run_dry_run_changes_nothing, NULL);
+	table_add("run", "dry-run-snapshots-in-use", test_run_dry_run_with_snapshots_still_in_use,
+		  NULL);
 	table_add("run", "nothing-to-delete", test_run_with_nothing_to_delete_lists_only_the_family,
 		  NULL);
 	table_add("run", "empty-account", test_run_on_an_empty_account, NULL);
