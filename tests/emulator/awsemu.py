@@ -1415,6 +1415,9 @@ class Emulator:
         self.faults = []
         self.page_tokens = {}   # NextToken -> (fingerprint, offset)
         self.kms_key = secrets.token_bytes(32)   # for SecureString "ciphertexts"
+        # bumped when a test resets the account or the call log: a call still
+        # sleeping in a 'slow' fault then belongs to a finished test and is dropped
+        self.epoch = 0
         self.log = open(log_path, 'a', buffering=1) if log_path else None
 
     @property
@@ -1426,6 +1429,7 @@ class Emulator:
         with self.lock:
             self.state = state
             self.page_tokens.clear()
+            self.epoch += 1
 
     def set_faults(self, faults):
         parsed = []
@@ -2378,6 +2382,7 @@ def handle_aws(emu, method, url, headers, body, connection=None):
     protocol = _guess_protocol(headers, body)
     op = None
     fault = None
+    stale = False
     try:
         auth = headers.get('Authorization', '')
         m = re.search(r'Credential=[^/]*/[^/]*/[^/]*/([^/,\s]*)/', auth)
@@ -2424,7 +2429,13 @@ def handle_aws(emu, method, url, headers, body, connection=None):
         if fault:
             call['fault'] = fault['kind']
             if fault['kind'] == 'slow':
+                epoch = emu.epoch
                 time.sleep(fault['delay_s'])
+                if emu.epoch != epoch:
+                    # the state or the call log was reset meanwhile: this call's
+                    # test is over; running it would touch the next test's account
+                    stale = True
+                    return Reply(fault='reset')
             elif fault['kind'] == 'throttle':
                 raise protocol_error(protocol, 'throttle', 'Rate exceeded')
             elif fault['kind'] == 'error500':
@@ -2510,7 +2521,8 @@ def handle_aws(emu, method, url, headers, body, connection=None):
         ctype, out, extra = serialize_error(protocol, err, request_id)
         reply = Reply(err.status, out, ctype, extra)
     finally:
-        emu.record(call)
+        if not stale:
+            emu.record(call)
     if fault and fault['kind'] == 'truncate':
         reply.fault = 'truncate'
     return reply
@@ -2538,6 +2550,7 @@ def handle_control(emu, server, method, path, body):
         if route == ('POST', '/_emu/calls/clear'):
             with emu.lock:
                 emu.calls.clear()
+                emu.epoch += 1
             return ok()
         if route == ('GET', '/_emu/faults'):
             with emu.lock:

@@ -543,6 +543,21 @@ def test_fault_slow(awsemu):
         awsemu.client('ec2', read_timeout=0.3).describe_instances()
 
 
+
+def test_slow_call_outliving_its_test_is_dropped(awsemu):
+    """A call still sleeping in a 'slow' fault when the account is reset
+    belongs to a finished test: it neither runs nor lands in the call log."""
+    awsemu.fault('DescribeInstances', 'slow', delay_s=0.8)
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        awsemu.client('ec2', read_timeout=0.2).describe_instances()
+    awsemu.set_state({'instances': [{'id': 'i-0a1b2c3d4e5f0000a', 'state': 'stopping'}]})
+    awsemu.clear_calls()
+    time.sleep(1.0)
+    assert awsemu.calls() == []
+    # had it run, DescribeInstances would have settled the instance to stopped
+    assert awsemu.instance('i-0a1b2c3d4e5f0000a')['state'] == 'stopping'
+
+
 def test_fault_reset(awsemu, ec2):
     awsemu.fault('DescribeInstances', 'reset')
     with pytest.raises((botocore.exceptions.ConnectionClosedError,
