@@ -31,6 +31,7 @@
 #include "autoscaling.h"
 #include "fake_aws.h"
 
+#include "helpers.h"
 #include "banned.h"
 
 /* Shaped after a real eu-west-1 answer, with names, ids and ARNs changed. */
@@ -232,16 +233,6 @@ static int groups_teardown(void **state)
 	asg_group_list_release(&groups_list);
 	xml_free(groups_root);
 	return 0;
-}
-
-static void assert_opt_string(const char *got, const char *want)
-{
-	if (want) {
-		assert_non_null(got);
-		assert_string_equal(got, want);
-	} else {
-		assert_null(got);
-	}
 }
 
 static void test_group(void **state)

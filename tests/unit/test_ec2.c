@@ -29,6 +29,7 @@
 #include "ec2.h"
 #include "fake_aws.h"
 
+#include "helpers.h"
 #include "banned.h"
 
 
@@ -475,16 +476,6 @@ static int page1_teardown(void **state)
 	ec2_instance_list_release(&page1_list);
 	xml_free(page1_root);
 	return 0;
-}
-
-static void assert_opt_string(const char *got, const char *want)
-{
-	if (want) {
-		assert_non_null(got);
-		assert_string_equal(got, want);
-	} else {
-		assert_null(got);
-	}
 }
 
 static void test_instance(void **state)

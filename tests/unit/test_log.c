@@ -4,7 +4,7 @@
  *   make build/asan/tests/test_log && build/asan/tests/test_log
  *
  * stderr is captured by pointing fd 2 at a temporary file around each call
- * (capture_begin/capture_end); JSON lines are read back with cJSON.
+ * (capture_stderr_begin/_end in helpers.c); JSON lines are read back with cJSON.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,40 +24,11 @@
 #include "log.h"
 #include "timeutil.h"
 
+#include "helpers.h"
 #include "banned.h"
 
 
 /* ---- capturing stderr ---- */
-
-static FILE *capture_file;
-static int saved_stderr = -1;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	assert_non_null(capture_file);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	assert_int_equal(dup2(fileno(capture_file), STDERR_FILENO), STDERR_FILENO);
-}
-
-/* Restores stderr and appends what was written to it. */
-static void capture_end(struct buf *out)
-{
-	char chunk[4096];
-	size_t n;
-
-	fflush(stderr);
-	assert_int_equal(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(saved_stderr);
-	saved_stderr = -1;
-	rewind(capture_file);
-	while ((n = fread(chunk, 1, sizeof(chunk), capture_file)) > 0)
-		buf_append(out, chunk, n);
-	fclose(capture_file);
-	capture_file = NULL;
-}
 
 static size_t count_char(const struct buf *b, char c)
 {
@@ -138,13 +109,13 @@ static void test_filter(void **state)
 
 	reset_logger(false, c->min);
 	assert_int_equal(log_enabled(c->level), c->emitted);
-	capture_begin();
+	capture_stderr_begin();
 	log_msg(c->level, "line at %d", (int)c->level);
-	capture_end(&text);
+	capture_stderr_end(&text);
 	reset_logger(true, c->min);
-	capture_begin();
+	capture_stderr_begin();
 	log_msg(c->level, "line at %d", (int)c->level);
-	capture_end(&json);
+	capture_stderr_end(&json);
 	assert_int_equal(count_char(&text, '\n'), c->emitted ? 1 : 0);
 	assert_int_equal(count_char(&json, '\n'), c->emitted ? 1 : 0);
 	if (c->emitted) {
@@ -194,9 +165,9 @@ static void test_json(void **state)
 
 	reset_logger(true, LOG_TRACE);
 	log_set_request_id(c->request_id);
-	capture_begin();
+	capture_stderr_begin();
 	log_with(c->level, c->fields, c->nfields, "%s", c->message);
-	capture_end(&out);
+	capture_stderr_end(&out);
 
 	assert_int_equal(count_char(&out, '\n'), 1);
 	assert_int_equal(out.ptr[out.len - 1], '\n');
@@ -273,9 +244,9 @@ static void test_text(void **state)
 
 	reset_logger(false, LOG_TRACE);
 	log_set_request_id(c->request_id);
-	capture_begin();
+	capture_stderr_begin();
 	log_with(c->level, c->fields, c->nfields, "%s", c->message);
-	capture_end(&out);
+	capture_stderr_end(&out);
 
 	assert_int_equal(count_char(&out, '\n'), 1);
 	assert_true(out.len > 24);
@@ -298,13 +269,13 @@ static void test_request_id(void **state)
 	memset(long_id, 'a', sizeof(long_id) - 1);
 	long_id[sizeof(long_id) - 1] = '\0';
 	log_set_request_id(long_id);	/* kept, cut to 127 bytes */
-	capture_begin();
+	capture_stderr_begin();
 	log_info("one");
 	log_set_request_id("short");
 	log_info("two");
 	log_set_request_id(NULL);
 	log_info("three");
-	capture_end(&out);
+	capture_stderr_end(&out);
 	assert_int_equal(count_char(&out, '\n'), 3);
 	{
 		const char *l1 = out.ptr, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
@@ -330,10 +301,10 @@ static void test_printf_args(void **state)
 	reset_logger(false, LOG_INFO);
 	memset(big, 'z', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	capture_begin();
+	capture_stderr_begin();
 	log_info("%d instances in %s, %.1f%%", 3, "eu-west-1", 12.5);
 	log_warn("<%s>", big);
-	capture_end(&out);
+	capture_stderr_end(&out);
 	assert_non_null(strstr(buf_cstr(&out), " INFO 3 instances in eu-west-1, 12.5%\n"));
 	assert_non_null(strstr(buf_cstr(&out), big));
 	assert_int_equal(count_char(&out, '\n'), 2);
@@ -378,9 +349,9 @@ static void test_env(void **state)
 
 	for (int l = LOG_TRACE; l <= LOG_FATAL; l++)
 		assert_int_equal(log_enabled((enum log_level)l), l >= (int)c->min);
-	capture_begin();
+	capture_stderr_begin();
 	log_msg(LOG_FATAL, "probe");
-	capture_end(&out);
+	capture_stderr_end(&out);
 	assert_int_equal(out.ptr[0] == '{', c->json);
 	buf_release(&out);
 	reset_logger(false, LOG_INFO);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "slack.h"
 #include "table.h"
+#include "helpers.h"
 #include "banned.h"
 
 #define HOOK_PATH "/services/T0AAAAAAA/B0BBBBBBB/s3cr3tT0kenXXXXXXXXXXXX"
@@ -395,35 +396,6 @@ static void test_reason_is_one_short_line(void **state)
 
 /* ---- the secret stays inside the client ---- */
 
-static FILE *capture_file;
-static int saved_stderr = -1;
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	capture_file = tmpfile();
-	assert_non_null(capture_file);
-	saved_stderr = dup(STDERR_FILENO);
-	assert_true(saved_stderr >= 0);
-	assert_int_equal(dup2(fileno(capture_file), STDERR_FILENO), STDERR_FILENO);
-}
-
-static void capture_end(struct buf *out)
-{
-	char chunk[4096];
-	size_t n;
-
-	fflush(stderr);
-	assert_int_equal(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(saved_stderr);
-	saved_stderr = -1;
-	rewind(capture_file);
-	while ((n = fread(chunk, 1, sizeof(chunk), capture_file)) > 0)
-		buf_append(out, chunk, n);
-	fclose(capture_file);
-	capture_file = NULL;
-}
-
 /* None of the webhook's secret parts, nor the URL, is in s. */
 static void assert_no_secret(const char *s)
 {
@@ -482,9 +454,9 @@ static void test_secret_never_repeated(void **state)
 	fake_aws_answer(&fx.fake, 502, echoes[2]);
 	fake_aws_answer(&fx.fake, 503, echoes[1]);
 	buf_reset(&errmsg);
-	capture_begin();
+	capture_stderr_begin();
 	int err = post_text(&fx, "x", 0, &errmsg);
-	capture_end(&logged);
+	capture_stderr_end(&logged);
 	log_set_level(LOG_ERROR);
 	assert_int_equal(err, ERR_HTTP);
 	assert_non_null(strstr(buf_cstr(&logged), "retrying the Slack post in 250 ms (attempt 2 of 3)"));

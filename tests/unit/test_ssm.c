@@ -32,6 +32,7 @@
 #include "log.h"
 #include "ssm.h"
 
+#include "helpers.h"
 #include "banned.h"
 
 #define WEBHOOK "/devcloud/slack-webhook"
@@ -201,32 +202,19 @@ static void test_retry_logs(void **state)
 	struct aws_client *aws;
 	struct buf value = BUF_INIT, logged = BUF_INIT;
 	struct aws_error e;
-	FILE *capture = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	char chunk[512];
-	size_t n;
 
 	(void)state;
-	assert_non_null(capture);
-	assert_true(saved >= 0);
 	fake_aws_init(&fake);
 	aws = fake_aws_client(&fake, 3);
 	fake_aws_answer(&fake, 500, "{\"__type\":\"InternalServerError\",\"message\":\"try again\"}");
 	fake_aws_answer(&fake, 200, "{\"Parameter\":{\"Type\":\"SecureString\",\"Value\":\"" SECRET
 				    "\"}}");
 	log_set_level(LOG_TRACE);
-	fflush(stderr);
-	assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
+	capture_stderr_begin();
 	assert_int_equal(ssm_get_parameter(aws, WEBHOOK, true, &value, &e), 0);
-	fflush(stderr);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
+	capture_stderr_end(&logged);
 	log_set_level(LOG_INFO);
 
-	rewind(capture);
-	while ((n = fread(chunk, 1, sizeof(chunk), capture)) > 0)
-		buf_append(&logged, chunk, n);
-	fclose(capture);
 	assert_int_equal(fake.calls, 2);
 	assert_string_equal(buf_cstr(&value), SECRET);
 	assert_non_null(strstr(buf_cstr(&logged), "retrying GetParameter"));
