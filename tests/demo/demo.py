@@ -26,7 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
 
-from harness import AwsEmu, Event, SlackReceiver, run_lambda  # noqa: E402
+from harness import AwsEmu, Event, SlackReceiver, run_lambda, scheduled_event  # noqa: E402
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 WEBHOOK_PARAMETER = "/devcloud/slack-webhook"
@@ -106,14 +106,6 @@ def dev_cloud(webhook_url):
     }
 
 
-def scheduled_event(aws, rule):
-    return {"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-            "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": aws.region, "detail": {},
-            "resources": [f"arn:aws:events:{aws.region}:123456789012:rule/{rule}"]}
-
-
 def print_table(rows):
     if not rows:
         print("  (none)")
@@ -161,7 +153,8 @@ def image_rows(state, before_ids=None):
 
 def run_scene(aws, bootstrap, title, rule, env):
     print(f"\n== {title}")
-    run = run_lambda(bootstrap, [Event(scheduled_event(aws, rule), timeout_ms=60000)], aws=aws,
+    event = scheduled_event(rule, time=NOW.strftime("%Y-%m-%dT%H:%M:%SZ"), region=aws.region)
+    run = run_lambda(bootstrap, [Event(event, timeout_ms=60000)], aws=aws,
                      env=env, function_name=rule, timeout_s=90)
     for line in run.stderr.splitlines():
         print("  | " + line)

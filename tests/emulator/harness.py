@@ -264,6 +264,15 @@ class AwsEmu:
         """e.g. config(page_size=5); page_size=None removes the limit."""
         return self._control('POST', '/_emu/config', settings)
 
+    def reset(self, state):
+        """A fresh account for the next test: the state, no calls, no faults,
+        no page-size limit. Returns self (for fixtures)."""
+        self.set_state(state)
+        self.clear_calls()
+        self.clear_faults()
+        self.config(page_size=None)
+        return self
+
     # -- convenience for tests ------------------------------------------------
 
     def client(self, service='ec2', verify=None, **config):
@@ -720,6 +729,17 @@ def _merge_env(base, extra):
         else:
             env[k] = str(v)
     return env
+
+
+def scheduled_event(rule, time='2026-11-27T18:00:00Z', region=DEFAULT_REGION,
+                    account='123456789012'):
+    """The event a CloudWatch Events / EventBridge cron rule sends."""
+    return {
+        'version': '0', 'id': 'cdc73f9d-aea9-11e3-9d5a-835b769c0d9c',
+        'detail-type': 'Scheduled Event', 'source': 'aws.events', 'account': account,
+        'time': time, 'region': region,
+        'resources': [f'arn:aws:events:{region}:{account}:rule/{rule}'], 'detail': {},
+    }
 
 
 @dataclass

@@ -12,15 +12,9 @@ import pytest
 
 from binaries import bootstrap_path, require
 from harness import (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, SlackReceiver,
-                     run_lambda, run_local)
+                     run_lambda, run_local, scheduled_event)
 
-SCHEDULED = {
-    "version": "0", "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c",
-    "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-    "time": "2026-11-26T09:00:00Z", "region": "eu-west-1",
-    "resources": ["arn:aws:events:eu-west-1:123456789012:rule/devcloud-build-monitor"],
-    "detail": {},
-}
+SCHEDULED = scheduled_event("devcloud-build-monitor", time="2026-11-26T09:00:00Z")
 
 PARAMETER = "/devcloud/slack-webhook"
 ADMINS = "U024BE7LH, S0614TZR7"
@@ -71,11 +65,7 @@ def emu():
 
 @pytest.fixture
 def aws(emu):
-    emu.set_state(account([]))
-    emu.clear_calls()
-    emu.clear_faults()
-    emu.config(page_size=None)
-    return emu
+    return emu.reset(account([]))
 
 
 @pytest.fixture

@@ -13,14 +13,10 @@ import time
 import pytest
 
 from binaries import bootstrap_path, require
-from harness import DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, run_lambda, run_local
+from harness import (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, run_lambda, run_local,
+                     scheduled_event)
 
-SCHEDULED = {
-    "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602",
-    "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-    "time": "2026-11-27T03:00:00Z", "region": "eu-west-1",
-    "resources": ["arn:aws:events:eu-west-1:123456789012:rule/devcloud-image-pruner"], "detail": {},
-}
+SCHEDULED = scheduled_event("devcloud-image-pruner", time="2026-11-27T03:00:00Z")
 
 FAMILY_TAGS = {"devcloud:role": "devbox-image"}
 BASE = datetime.datetime(2026, 11, 27, 0, 0, tzinfo=datetime.timezone.utc)
@@ -159,11 +155,7 @@ def emu():
 
 @pytest.fixture
 def aws(emu):
-    emu.set_state(account())
-    emu.clear_calls()
-    emu.clear_faults()
-    emu.config(page_size=None)
-    return emu
+    return emu.reset(account())
 
 
 def fail_later_calls(aws, action, kind, let_through):

@@ -9,14 +9,10 @@ import json
 import pytest
 
 from binaries import bootstrap_path, require
-from harness import DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, run_lambda, run_local
+from harness import (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, run_lambda, run_local,
+                     scheduled_event)
 
-SCHEDULED = {
-    "version": "0", "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c",
-    "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-    "time": "2026-11-27T18:00:00Z", "region": "eu-west-1",
-    "resources": ["arn:aws:events:eu-west-1:123456789012:rule/devcloud-stopper"], "detail": {},
-}
+SCHEDULED = scheduled_event("devcloud-stopper", time="2026-11-27T18:00:00Z")
 
 
 def future(days):
@@ -61,11 +57,7 @@ def emu():
 
 @pytest.fixture
 def aws(emu):
-    emu.set_state(fleet())
-    emu.clear_calls()
-    emu.clear_faults()
-    emu.config(page_size=None)
-    return emu
+    return emu.reset(fleet())
 
 
 FAST = {"PENDING_POLL_INTERVAL_MS": "100"}
