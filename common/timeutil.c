@@ -92,3 +92,26 @@ void time_format_iso8601(int64_t epoch_s, struct buf *out)
 	buf_appendf(out, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
+
+int64_t time_tenths_of_hour(int64_t seconds)
+{
+	return seconds >= 0 ? (seconds + 180) / 360 : -((-seconds + 180) / 360);
+}
+
+double time_hours(int64_t seconds)
+{
+	return (double)time_tenths_of_hour(seconds) / 10.0;
+}
+
+void time_format_hours(int64_t seconds, struct buf *out)
+{
+	long long tenths = (long long)time_tenths_of_hour(seconds);
+	long long whole = tenths / 10, tenth = tenths % 10;
+
+	if (tenth < 0)
+		tenth = -tenth;
+	if (tenth)
+		buf_appendf(out, "%s%lld.%lld h", tenths < 0 && !whole ? "-" : "", whole, tenth);
+	else
+		buf_appendf(out, "%lld h", whole);
+}

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "slack.h"
 #include "ssm.h"
+#include "timeutil.h"
 #include "banned.h"
 
 /* only a running builder has a build log to read */
@@ -30,17 +31,6 @@ static const char *const running_state[] = { "running", NULL };
 #define CONTEXT_FILTERS_MAX 300
 
 /* ---- plan ---- */
-
-/* Tenths of an hour, halves rounded away from zero. */
-static int64_t age_tenths(int64_t age_s)
-{
-	return age_s >= 0 ? (age_s + 180) / 360 : -((-age_s + 180) / 360);
-}
-
-double build_monitor_age_hours(int64_t age_s)
-{
-	return (double)age_tenths(age_s) / 10.0;
-}
 
 static const struct ec2_image *newest_available(const struct ec2_image_list *images)
 {
@@ -196,17 +186,6 @@ int build_monitor_parse_admins(const char *spec, struct buf *mentions, struct bu
 	return err;
 }
 
-/* "30 h", "30.5 h": the age as the result gives it, without a useless ".0" */
-static void append_age(struct buf *out, int64_t age_s)
-{
-	long long tenths = (long long)age_tenths(age_s);
-
-	if (tenths % 10)
-		buf_appendf(out, "%lld.%lld h", tenths / 10, tenths % 10);
-	else
-		buf_appendf(out, "%lld h", tenths / 10);
-}
-
 /* "2026-11-25 03:00 UTC" */
 static void append_time(struct buf *out, int64_t epoch_s)
 {
@@ -261,7 +240,7 @@ static void main_line(const struct build_monitor_plan *plan,
 		buf_appends(out, im->id);
 	}
 	buf_appends(out, " is ");
-	append_age(out, plan->age_s);
+	time_format_hours(plan->age_s, out);
 	buf_appends(out, " old (built ");
 	append_time(out, im->creation_time);
 	buf_appends(out, ").");
@@ -376,7 +355,7 @@ char *build_monitor_result_json(const struct build_monitor_plan *plan, bool aler
 		cJSON_AddStringToObject(im, "id", plan->latest->id);
 		cJSON_AddStringToObject(im, "name", plan->latest->name);
 		cJSON_AddStringToObject(im, "creation_date", plan->latest->creation_date);
-		cJSON_AddNumberToObject(root, "age_hours", build_monitor_age_hours(plan->age_s));
+		cJSON_AddNumberToObject(root, "age_hours", time_hours(plan->age_s));
 	} else {
 		cJSON_AddNullToObject(root, "latest_image");
 		cJSON_AddNullToObject(root, "age_hours");
@@ -678,7 +657,7 @@ static void log_plan(const struct build_monitor_plan *plan, const struct build_m
 		const char *name = plan->latest->name;
 		buf_appendf(&line, "newest image %s%s%s%s is %.1f h old (limit %ld h): %s",
 			    plan->latest->id, *name ? " (" : "", name, *name ? ")" : "",
-			    build_monitor_age_hours(plan->age_s), run->policy.max_age_hours,
+			    time_hours(plan->age_s), run->policy.max_age_hours,
 			    plan->stale ? "stale" : "fresh");
 	} else {
 		buf_appends(&line, "no available image");
@@ -766,7 +745,7 @@ static void run_monitor(struct build_monitor_state *s, const struct build_monito
 	}
 	if (plan.latest)
 		log_info("%s%s (newest image %s, %.1f h old)", run->dry_run ? "dry run: " : "",
-			 outcome, plan.latest->id, build_monitor_age_hours(plan.age_s));
+			 outcome, plan.latest->id, time_hours(plan.age_s));
 	else
 		log_info("%s%s (no available image)", run->dry_run ? "dry run: " : "", outcome);
 

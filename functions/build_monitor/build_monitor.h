@@ -69,9 +69,6 @@ void build_monitor_plan(const struct ec2_image_list *images,
 			const struct build_monitor_policy *policy, struct build_monitor_plan *out);
 void build_monitor_plan_release(struct build_monitor_plan *plan);
 
-/* Seconds as hours rounded to 0.1 (49.46 h -> 49.5), as results show ages. */
-double build_monitor_age_hours(int64_t age_s);
-
 /* ---- the Slack message ---- */
 
 /*

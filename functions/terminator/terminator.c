@@ -104,17 +104,6 @@ void terminator_plan_release(struct terminator_plan *plan)
 	plan->count = 0;
 }
 
-/* Tenths of an hour, rounded half up: the one rounding logs and results share. */
-static int64_t age_tenths(int64_t age_s)
-{
-	return (age_s + SECONDS_PER_HOUR / 20) / (SECONDS_PER_HOUR / 10);
-}
-
-double terminator_age_hours(int64_t age_s)
-{
-	return (double)age_tenths(age_s) / 10.0;
-}
-
 void terminator_describe_age(const struct terminator_decision *d, struct buf *out)
 {
 	int64_t tenths;
@@ -123,7 +112,7 @@ void terminator_describe_age(const struct terminator_decision *d, struct buf *ou
 		buf_appends(out, "of unknown age (no attach or launch time)");
 		return;
 	}
-	tenths = age_tenths(d->age_s);
+	tenths = time_tenths_of_hour(d->age_s);
 	buf_appendf(out, "aged %lld.%lld h since %s ", (long long)(tenths / 10),
 		    (long long)(tenths % 10),
 		    d->clock == TERMINATOR_CLOCK_ATTACH ? "its network interface attached"
@@ -166,7 +155,7 @@ char *terminator_result_json(const struct terminator_result *r)
 			cJSON_AddNullToObject(o, "age_hours");
 		else
 			cJSON_AddNumberToObject(o, "age_hours",
-						terminator_age_hours(r->kept[i].age_s));
+						time_hours(r->kept[i].age_s));
 		cJSON_AddItemToArray(kept, o);
 	}
 	cJSON_AddItemToObject(root, "terminated", id_list_json(&r->terminated));

@@ -83,9 +83,6 @@ void terminator_plan_release(struct terminator_plan *plan);
  */
 void terminator_describe_age(const struct terminator_decision *d, struct buf *out);
 
-/* An age in seconds (>= 0) as hours rounded half up to 0.1: 178200 -> 49.5. */
-double terminator_age_hours(int64_t age_s);
-
 /* ---- apply ---- */
 
 struct terminator_kept {

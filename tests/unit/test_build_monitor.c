@@ -240,31 +240,6 @@ static void test_plan_row(void **state)
 	ec2_instance_list_release(&builders);
 }
 
-struct age_row {
-	const char *name;
-	int64_t age_s;
-	double hours;
-};
-
-static const struct age_row age_rows[] = {
-	{ "zero", 0, 0.0 },
-	{ "just-under-a-twentieth", 179, 0.0 },
-	{ "a-twentieth-rounds-up", 180, 0.1 },
-	{ "an-hour-less-a-second", 3599, 1.0 },
-	{ "exactly-24h", 86400, 24.0 },
-	{ "24h-plus-1s", 86401, 24.0 },
-	{ "49.45h-rounds-up", 178020, 49.5 },
-	{ "just-under-49.45h", 178019, 49.4 },
-	{ "a-year", 8760 * 3600, 8760.0 },
-};
-
-static void test_age_row(void **state)
-{
-	const struct age_row *r = *state;
-
-	assert_float_equal(build_monitor_age_hours(r->age_s), r->hours, 1e-9);
-}
-
 /* ---- SLACK_ADMINS ---- */
 
 struct admins_row {
@@ -1297,8 +1272,6 @@ int main(void)
 
 	for (size_t i = 0; i < ARRAY_SIZE(plan_rows); i++)
 		table_add("plan", plan_rows[i].name, test_plan_row, (void *)&plan_rows[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(age_rows); i++)
-		table_add("age", age_rows[i].name, test_age_row, (void *)&age_rows[i]);
 	failed |= table_run("build_monitor_plan");
 
 	for (size_t i = 0; i < ARRAY_SIZE(admins_rows); i++)

@@ -225,35 +225,6 @@ static void test_plan_keeps_order_and_count(void **state)
 	terminator_plan_release(&plan);
 }
 
-/* ---- ages in hours, rounded to 0.1 ---- */
-
-struct hours_row {
-	const char *name;
-	int64_t age_s;
-	double want;
-};
-
-static const struct hours_row hours_rows[] = {
-	{ "zero", 0, 0.0 },
-	{ "179s-rounds-down", 179, 0.0 },
-	{ "180s-rounds-up", 180, 0.1 },
-	{ "540s-half-up", 540, 0.2 },
-	{ "48h", 48 * HOUR, 48.0 },
-	{ "48h-minus-1s", 48 * HOUR - 1, 48.0 },
-	{ "49.5h", 49 * HOUR + 1800, 49.5 },
-	{ "73.2h", 73 * HOUR + 720, 73.2 },
-	{ "73.25h-half-up", 73 * HOUR + 900, 73.3 },
-	{ "a-year", 8760 * HOUR, 8760.0 },
-};
-
-static void test_age_hours(void **state)
-{
-	const struct hours_row *row = *state;
-
-	/* exact: both sides are the same tenths divided by 10 */
-	assert_true(terminator_age_hours(row->age_s) == row->want);
-}
-
 /* ---- apply, on a scripted EC2 ---- */
 
 struct ec2_sim {
@@ -916,8 +887,6 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(plan_rows); i++)
 		table_add("plan", plan_rows[i].name, test_plan_row, (void *)&plan_rows[i]);
 	table_add("plan", "keeps-order-and-count", test_plan_keeps_order_and_count, NULL);
-	for (size_t i = 0; i < ARRAY_SIZE(hours_rows); i++)
-		table_add("age-hours", hours_rows[i].name, test_age_hours, (void *)&hours_rows[i]);
 	table_add("apply", "batches", test_apply_batches, NULL);
 	table_add("apply", "refused-batch-one-by-one", test_apply_refused_batch_goes_one_by_one,
 		  NULL);

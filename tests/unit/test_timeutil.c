@@ -217,6 +217,44 @@ static void test_every_day(void **state)
 	assert_int_equal(prev, time_days_from_civil(2100, 12, 31) * 86400);
 }
 
+/* hours/<row>: durations as results and messages show them */
+struct hours_case {
+	const char *name;
+	int64_t seconds;
+	double hours;
+	const char *text;
+};
+
+static struct hours_case hours_cases[] = {
+	{ "zero", 0, 0.0, "0 h" },
+	{ "179s-rounds-down", 179, 0.0, "0 h" },
+	{ "180s-rounds-up", 180, 0.1, "0.1 h" },
+	{ "540s", 540, 0.2, "0.2 h" },
+	{ "an-hour-less-a-second", 3599, 1.0, "1 h" },
+	{ "exactly-24h", 86400, 24.0, "24 h" },
+	{ "24h-plus-1s", 86401, 24.0, "24 h" },
+	{ "48h-minus-1s", 48 * 3600 - 1, 48.0, "48 h" },
+	{ "49.45h-rounds-up", 178020, 49.5, "49.5 h" },
+	{ "just-under-49.45h", 178019, 49.4, "49.4 h" },
+	{ "73.2h", 73 * 3600 + 720, 73.2, "73.2 h" },
+	{ "73.25h-half-up", 73 * 3600 + 900, 73.3, "73.3 h" },
+	{ "a-year", 8760 * 3600, 8760.0, "8760 h" },
+	{ "minus-0.5h", -1800, -0.5, "-0.5 h" },
+	{ "minus-1.5h", -5400, -1.5, "-1.5 h" },
+};
+
+static void test_hours(void **state)
+{
+	const struct hours_case *c = *state;
+	struct buf text = BUF_INIT;
+
+	/* exact: both sides are the same tenths divided by 10 */
+	assert_true(time_hours(c->seconds) == c->hours);
+	time_format_hours(c->seconds, &text);
+	assert_string_equal(buf_cstr(&text), c->text);
+	buf_release(&text);
+}
+
 int main(void)
 {
 	int failed;
@@ -228,6 +266,8 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(civil_cases); i++)
 		table_add("civil", civil_cases[i].name, test_civil, &civil_cases[i]);
 	table_add("round-trip", "every-day-1970-2100", test_every_day, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(hours_cases); i++)
+		table_add("hours", hours_cases[i].name, test_hours, &hours_cases[i]);
 
 	failed = table_run("timeutil");
 	return failed;
