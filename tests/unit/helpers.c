@@ -35,6 +35,19 @@ void capture_stderr_end(struct buf *out)
 	capture_file = NULL;
 }
 
+struct xml_node *parse_fixture(const char *text, const char *what)
+{
+	struct xml_node *root = NULL;
+	struct buf reason = BUF_INIT;
+
+	if (xml_parse(view_from(text), &root, &reason)) {
+		print_error("%s: %s\n", what, buf_cstr(&reason));
+		root = NULL;
+	}
+	buf_release(&reason);
+	return root;
+}
+
 void assert_opt_string(const char *got, const char *want)
 {
 	if (want) {

@@ -215,16 +215,9 @@ static struct asg_group_list groups_list = ASG_GROUP_LIST_INIT;
 
 static int groups_setup(void **state)
 {
-	struct buf reason = BUF_INIT;
-
 	(void)state;
-	if (xml_parse(view_from(groups_page), &groups_root, &reason)) {
-		print_error("groups_page: %s\n", buf_cstr(&reason));
-		buf_release(&reason);
-		return -1;
-	}
-	buf_release(&reason);
-	return asg_parse_groups(groups_root, &groups_list) ? -1 : 0;
+	groups_root = parse_fixture(groups_page, "groups_page");
+	return groups_root && asg_parse_groups(groups_root, &groups_list) == 0 ? 0 : -1;
 }
 
 static int groups_teardown(void **state)

@@ -458,16 +458,9 @@ static struct ec2_instance_list page1_list = EC2_INSTANCE_LIST_INIT;
 
 static int page1_setup(void **state)
 {
-	struct buf reason = BUF_INIT;
-
 	(void)state;
-	if (xml_parse(view_from(page1), &page1_root, &reason)) {
-		print_error("page1: %s\n", buf_cstr(&reason));
-		buf_release(&reason);
-		return -1;
-	}
-	buf_release(&reason);
-	return ec2_parse_instances(page1_root, &page1_list) ? -1 : 0;
+	page1_root = parse_fixture(page1, "page1");
+	return page1_root && ec2_parse_instances(page1_root, &page1_list) == 0 ? 0 : -1;
 }
 
 static int page1_teardown(void **state)
@@ -804,16 +797,9 @@ static struct ec2_image_list images_list = EC2_IMAGE_LIST_INIT;
 
 static int images_setup(void **state)
 {
-	struct buf reason = BUF_INIT;
-
 	(void)state;
-	if (xml_parse(view_from(images_page), &images_root, &reason)) {
-		print_error("images_page: %s\n", buf_cstr(&reason));
-		buf_release(&reason);
-		return -1;
-	}
-	buf_release(&reason);
-	return ec2_parse_images(images_root, &images_list) ? -1 : 0;
+	images_root = parse_fixture(images_page, "images_page");
+	return images_root && ec2_parse_images(images_root, &images_list) == 0 ? 0 : -1;
 }
 
 static int images_teardown(void **state)
