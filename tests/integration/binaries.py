@@ -25,3 +25,20 @@ def require(path):
     if not os.path.exists(path):
         pytest.fail(f"{path} is missing: run `make test` (it builds everything first)")
     return path
+
+
+def assert_init_error(run, aws, needle):
+    """The function's init failed as Runtime.InitError with a message naming
+    `needle`, no invocation ran, and nothing was asked of AWS."""
+    assert run.init_error is not None, run
+    assert run.init_error["error_type"] == "Runtime.InitError"
+    assert needle in run.init_error["body_json"]["errorMessage"]
+    assert run.results[0] is None
+    assert aws.calls() == []
+
+
+def assert_no_credentials_logged(logs):
+    """Neither the emulator's credentials nor any signature in the logs."""
+    from harness import DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN
+    for secret in (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, "Signature=", "Authorization"):
+        assert secret not in logs

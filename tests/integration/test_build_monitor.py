@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from binaries import bootstrap_path, require
+from binaries import assert_init_error, bootstrap_path, require
 from harness import (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, SlackReceiver,
                      run_lambda, run_local, scheduled_event)
 
@@ -464,11 +464,7 @@ def test_bad_config_is_an_init_error(aws, slack, env, needle):
     seed(aws, slack, [image(1, 30)])
     run = run_lambda(require(bootstrap_path("build_monitor")), [{}], env=env, aws=aws,
                      timeout_s=10)
-    assert run.init_error is not None, run
-    assert run.init_error["error_type"] == "Runtime.InitError"
-    assert needle in run.init_error["body_json"]["errorMessage"]
-    assert run.results[0] is None
-    assert aws.calls() == []
+    assert_init_error(run, aws, needle)
     assert "notsecret" not in json.dumps(run.raw) + run.logs
 
 

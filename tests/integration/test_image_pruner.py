@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from binaries import bootstrap_path, require
-from harness import (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, run_lambda, run_local,
-                     scheduled_event)
+from binaries import assert_init_error, assert_no_credentials_logged, bootstrap_path, require
+from harness import AwsEmu, Event, run_lambda, run_local, scheduled_event
 
 SCHEDULED = scheduled_event("devcloud-image-pruner", time="2026-11-27T03:00:00Z")
 
@@ -442,10 +441,7 @@ def test_refused_snapshot_deletion_is_reported_after_the_rest(aws):
 ])
 def test_bad_config_is_an_init_error(aws, env, name):
     run = run_lambda(require(bootstrap_path("image_pruner")), [{}], env=env, aws=aws, timeout_s=10)
-    assert run.init_error is not None, run
-    assert run.init_error["error_type"] == "Runtime.InitError"
-    assert name in run.init_error["body_json"]["errorMessage"]
-    assert aws.calls() == []
+    assert_init_error(run, aws, name)
 
 
 @pytest.mark.parametrize("event,needle", [
@@ -470,8 +466,7 @@ def test_no_secrets_or_payloads_in_logs(aws):
                      [{"image_filters": f"tag:devcloud:role=devbox-image;tag:x={marker}"}, {}],
                      env=dict(ENV, AWS_LAMBDA_LOG_LEVEL="TRACE"), aws=aws)
     run.response(1)
-    for secret in (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, "Signature=", "Authorization"):
-        assert secret not in run.logs
+    assert_no_credentials_logged(run.logs)
     assert marker not in run.stdout
 
 

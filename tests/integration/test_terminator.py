@@ -9,9 +9,8 @@ import subprocess
 
 import pytest
 
-from binaries import bootstrap_path, require
-from harness import (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, AwsEmu, Event, run_lambda, run_local,
-                     scheduled_event)
+from binaries import assert_init_error, assert_no_credentials_logged, bootstrap_path, require
+from harness import AwsEmu, Event, run_lambda, run_local, scheduled_event
 
 SCHEDULED = scheduled_event("devcloud-terminator", time="2026-11-27T03:00:00Z")
 
@@ -268,11 +267,7 @@ def test_missing_permission_to_terminate_is_a_failure_even_in_a_dry_run(aws, dry
 ])
 def test_bad_config_is_an_init_error(aws, env, name):
     run = run_lambda(require(bootstrap_path("terminator")), [{}], env=env, aws=aws, timeout_s=10)
-    assert run.init_error is not None, run
-    assert run.init_error["error_type"] == "Runtime.InitError"
-    assert name in run.init_error["body_json"]["errorMessage"]
-    assert run.results[0] is None
-    assert aws.calls() == []
+    assert_init_error(run, aws, name)
 
 
 @pytest.mark.parametrize("event,needle", [
@@ -301,8 +296,7 @@ def test_no_secrets_or_payloads_in_logs(aws):
                      env={"AWS_LAMBDA_LOG_LEVEL": "TRACE"}, aws=aws)
     assert run.response(0)["terminated"] == []
     assert sorted(run.response(1)["terminated"]) == ids(1, 2, 4, 5, 8)
-    for secret in (DEFAULT_SECRET_KEY, DEFAULT_SESSION_TOKEN, "Signature=", "Authorization"):
-        assert secret not in run.logs
+    assert_no_credentials_logged(run.logs)
     assert marker not in run.stdout
 
 
