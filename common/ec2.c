@@ -596,16 +596,20 @@ void ec2_filters_to_params(const struct ec2_filter_list *list, struct aws_params
 	}
 }
 
+void ec2_filters_append(struct ec2_filter_list *dst, const struct ec2_filter_list *src)
+{
+	for (size_t i = 0; src && i < src->count; i++)
+		ec2_filters_add(dst, src->items[i].name, (const char *const *)src->items[i].values);
+}
+
 void ec2_filters_with_states(const struct ec2_filter_list *filters, const char *const *states,
 			     struct ec2_filter_list *query)
 {
 	bool has_state_filter = false;
 
-	for (size_t i = 0; i < filters->count; i++) {
-		ec2_filters_add(query, filters->items[i].name,
-				(const char *const *)filters->items[i].values);
+	ec2_filters_append(query, filters);
+	for (size_t i = 0; i < filters->count; i++)
 		has_state_filter |= !strcmp(filters->items[i].name, "instance-state-name");
-	}
 	if (!has_state_filter)
 		ec2_filters_add(query, "instance-state-name", states);
 }

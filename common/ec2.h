@@ -65,6 +65,12 @@ int ec2_filters_parse(const char *spec, const char *setting, struct ec2_filter_l
 /* Adds a filter with values given as a NULL-terminated array. */
 void ec2_filters_add(struct ec2_filter_list *list, const char *name, const char *const *values);
 void ec2_filters_release(struct ec2_filter_list *list);
+/*
+ * Adds a copy of every filter of `src` (NULL: none) to `dst`. EC2 joins
+ * filters with AND, even two with the same name, so the result selects
+ * what both lists select: how an event's filters narrow the configured ones.
+ */
+void ec2_filters_append(struct ec2_filter_list *dst, const struct ec2_filter_list *src);
 /* Appends Filter.N.Name / Filter.N.Value.M parameters. */
 void ec2_filters_to_params(const struct ec2_filter_list *list, struct aws_params *params);
 /*

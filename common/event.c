@@ -7,20 +7,87 @@
 #include "cJSON.h"
 #include "banned.h"
 
+/*
+ * The keys of an EventBridge event's envelope (the Lambda console's
+ * "EventBridge (CloudWatch Events)" test template holds exactly these).
+ */
+static const char *const envelope_keys[] = {
+	"version", "id", "detail-type", "source", "account", "time", "region", "resources",
+	"detail", NULL,
+};
+
+static bool is_envelope_key(const char *key)
+{
+	for (size_t i = 0; envelope_keys[i]; i++)
+		if (!strcmp(key, envelope_keys[i]))
+			return true;
+	return false;
+}
+
+static const char *string_item(const cJSON *root, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
+
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
 static bool is_scheduled(const cJSON *root)
 {
-	const cJSON *source = cJSON_GetObjectItemCaseSensitive(root, "source");
-	const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "detail-type");
+	const char *source = string_item(root, "source");
+	const char *type = string_item(root, "detail-type");
 
-	return cJSON_IsString(source) && cJSON_IsString(type) &&
-	       (!strcmp(source->valuestring, "aws.events") ||
-		!strcmp(source->valuestring, "aws.scheduler")) &&
-	       !strcmp(type->valuestring, "Scheduled Event");
+	return source && type && (!strcmp(source, "aws.events") || !strcmp(source, "aws.scheduler")) &&
+	       !strcmp(type, "Scheduled Event");
 }
 
 static const char *type_name(enum event_type t)
 {
 	return t == EVENT_BOOL ? "true or false" : t == EVENT_INT ? "a whole number" : "a string";
+}
+
+static void unknown_key(const char *key, bool scheduled, const struct event_field *fields,
+			size_t n, struct buf *errmsg)
+{
+	buf_appendf(errmsg, "unknown key '%.100s' in the %sevent (known:", key,
+		    scheduled ? "scheduled " : "");
+	if (scheduled)
+		buf_appends(errmsg, " the EventBridge envelope's keys,");
+	for (size_t j = 0; j < n; j++)
+		buf_appendf(errmsg, "%s %s", j ? "," : "", fields[j].name);
+	buf_appendc(errmsg, ')');
+}
+
+/* Reads one override into *value; ERR_CONFIG naming the key when mistyped. */
+static int read_value(const cJSON *item, const struct event_field *field,
+		      struct event_value *value, struct buf *errmsg)
+{
+	if (value->present) {
+		buf_appendf(errmsg, "key '%s' appears twice in the event", field->name);
+		return ERR_CONFIG;
+	}
+	switch (field->type) {
+	case EVENT_BOOL:
+		if (!cJSON_IsBool(item))
+			goto wrong_type;
+		value->boolean = cJSON_IsTrue(item);
+		break;
+	case EVENT_INT:
+		if (!cJSON_IsNumber(item) || item->valuedouble != floor(item->valuedouble) ||
+		    fabs(item->valuedouble) > 1e15)
+			goto wrong_type;
+		value->integer = (long long)item->valuedouble;
+		break;
+	case EVENT_STRING:
+		if (!cJSON_IsString(item))
+			goto wrong_type;
+		value->string = xstrdup(item->valuestring);
+		break;
+	}
+	value->present = true;
+	return 0;
+wrong_type:
+	buf_appendf(errmsg, "event key '%s' must be %s", field->name, type_name(field->type));
+	return ERR_CONFIG;
 }
 
 int event_parse(struct view payload, const struct event_field *fields, size_t n,
@@ -51,54 +118,31 @@ int event_parse(struct view payload, const struct event_field *fields, size_t n,
 		err = ERR_CONFIG;
 		goto out;
 	}
-	if (is_scheduled(root)) {
-		*scheduled = true;
+	*scheduled = is_scheduled(root);
+	if (!*scheduled && string_item(root, "source") && string_item(root, "detail-type")) {
+		/* an EventBridge event, but not one a scheduled function handles */
+		buf_appendf(errmsg,
+			    "this function handles scheduled events, not '%.100s' events from "
+			    "'%.100s'",
+			    string_item(root, "detail-type"), string_item(root, "source"));
+		err = ERR_CONFIG;
 		goto out;
 	}
 	for (const cJSON *item = root->child; item; item = item->next) {
 		size_t i;
 
+		if (*scheduled && is_envelope_key(item->string))
+			continue;
 		for (i = 0; i < n; i++)
 			if (!strcmp(item->string, fields[i].name))
 				break;
 		if (i == n) {
-			buf_appendf(errmsg, "unknown key '%.100s' in the event (known:", item->string);
-			for (size_t j = 0; j < n; j++)
-				buf_appendf(errmsg, "%s %s", j ? "," : "", fields[j].name);
-			buf_appendc(errmsg, ')');
+			unknown_key(item->string, *scheduled, fields, n, errmsg);
 			err = ERR_CONFIG;
 			goto out;
 		}
-		if (values[i].present) {
-			buf_appendf(errmsg, "key '%s' appears twice in the event", fields[i].name);
-			err = ERR_CONFIG;
+		if ((err = read_value(item, &fields[i], &values[i], errmsg)))
 			goto out;
-		}
-		switch (fields[i].type) {
-		case EVENT_BOOL:
-			if (!cJSON_IsBool(item))
-				goto wrong_type;
-			values[i].boolean = cJSON_IsTrue(item);
-			break;
-		case EVENT_INT:
-			if (!cJSON_IsNumber(item) || item->valuedouble != floor(item->valuedouble) ||
-			    fabs(item->valuedouble) > 1e15)
-				goto wrong_type;
-			values[i].integer = (long long)item->valuedouble;
-			break;
-		case EVENT_STRING:
-			if (!cJSON_IsString(item))
-				goto wrong_type;
-			values[i].string = xstrdup(item->valuestring);
-			break;
-		}
-		values[i].present = true;
-		continue;
-wrong_type:
-		buf_appendf(errmsg, "event key '%s' must be %s", fields[i].name,
-			    type_name(fields[i].type));
-		err = ERR_CONFIG;
-		goto out;
 	}
 out:
 	cJSON_Delete(root);
@@ -112,4 +156,43 @@ void event_values_release(struct event_value *values, size_t n)
 		values[i].string = NULL;
 		values[i].present = false;
 	}
+}
+
+int event_bool_towards(const struct event_value *value, const char *key, bool configured,
+		       bool safe, const char *setting, bool *out, struct buf *errmsg)
+{
+	*out = configured;
+	if (!value->present)
+		return 0;
+	if (configured == safe && value->boolean != safe) {
+		buf_appendf(errmsg,
+			    "event key '%s' cannot be %s: %s=%s in the function's configuration is "
+			    "final (an event can only make a run safer)",
+			    key, value->boolean ? "true" : "false", setting, safe ? "true" : "false");
+		return ERR_CONFIG;
+	}
+	*out = value->boolean;
+	return 0;
+}
+
+int event_int_at_least(const struct event_value *value, const char *key, long configured,
+		       long max, const char *setting, long *out, struct buf *errmsg)
+{
+	*out = configured;
+	if (!value->present)
+		return 0;
+	if (value->integer < configured) {
+		buf_appendf(errmsg,
+			    "event key '%s' (%lld) cannot be below %s (%ld) in the function's "
+			    "configuration: an event can only narrow what the configuration allows",
+			    key, value->integer, setting, configured);
+		return ERR_CONFIG;
+	}
+	if (value->integer > max) {
+		buf_appendf(errmsg, "event key '%s' must be a whole number from %ld to %ld, got %lld",
+			    key, configured, max, value->integer);
+		return ERR_CONFIG;
+	}
+	*out = (long)value->integer;
+	return 0;
 }

@@ -432,9 +432,10 @@ void build_monitor_help(struct buf *out)
 		    "account) and, when it is older than IMAGE_MAX_AGE_HOURS or there is none,\n"
 		    "alerts SLACK_ADMINS on Slack: how old it is, and what to do next (the ssh\n"
 		    "command to read the running builder's build log, or BUILD_COMMAND).\n\n"
-		    "Event: a scheduled event, {}, or overrides such as\n"
+		    "Event: a scheduled event, {}, or overrides (in either) such as\n"
 		    "  {\"dry_run\": true, \"force_alert\": true, \"image_max_age_hours\": 48}\n"
-		    "(force_alert sends the alert even for a fresh image, marked as a test)\n\n");
+		    "(force_alert sends the alert even for a fresh image, marked as a test;\n"
+		    "DRY_RUN=true is final)\n\n");
 	config_help("Configuration (environment variables)", settings,
 		    sizeof(settings) / sizeof(settings[0]), out);
 	aws_config_help(out);
@@ -628,7 +629,11 @@ static int read_event(const struct build_monitor_state *s, struct view payload,
 	if (err)
 		goto out;
 	run->policy = s->policy;
-	run->dry_run = ev[E_DRY_RUN].present ? ev[E_DRY_RUN].boolean : s->dry_run;
+	/* DRY_RUN=true is final; the threshold may go either way: an alert deletes nothing */
+	err = event_bool_towards(&ev[E_DRY_RUN], "dry_run", s->dry_run, true, "DRY_RUN",
+				 &run->dry_run, msg);
+	if (err)
+		goto out;
 	run->force_alert = ev[E_FORCE].present && ev[E_FORCE].boolean;
 	if (ev[E_MAX_AGE].present) {
 		if (ev[E_MAX_AGE].integer < 1 || ev[E_MAX_AGE].integer > MAX_AGE_HOURS_LIMIT) {
@@ -638,11 +643,6 @@ static int read_event(const struct build_monitor_state *s, struct view payload,
 			goto out;
 		}
 		run->policy.max_age_hours = (long)ev[E_MAX_AGE].integer;
-	}
-	if (!run->dry_run && !s->slack) {
-		buf_appends(msg, "event key 'dry_run' is false, but no Slack webhook is configured "
-				 "(SLACK_WEBHOOK_PARAMETER or SLACK_WEBHOOK_URL)");
-		err = ERR_CONFIG;
 	}
 out:
 	event_values_release(ev, E_COUNT);

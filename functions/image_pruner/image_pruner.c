@@ -860,9 +860,12 @@ void image_pruner_help(struct buf *out)
 		    "Auto Scaling group's launch template or launch configuration). The others\n"
 		    "are deregistered and the snapshots behind them deleted, except snapshots\n"
 		    "another image still uses. If any listing fails, nothing is deleted.\n\n"
-		    "Event: a scheduled event, {}, or overrides such as\n"
-		    "  {\"dry_run\": true, \"max_images_count\": 3, "
-		    "\"image_filters\": \"name=devbox-*\"}\n\n");
+		    "Event: a scheduled event, {}, or overrides (in either) such as\n"
+		    "  {\"dry_run\": true, \"max_images_count\": 8, "
+		    "\"image_filters\": \"name=devbox-*\"}\n"
+		    "An event only narrows the configuration: its filters are added to\n"
+		    "IMAGE_FILTERS, its count may not be below MAX_IMAGES_COUNT, and DRY_RUN=true\n"
+		    "is final.\n\n");
 	config_help("Configuration (environment variables)", settings,
 		    sizeof(settings) / sizeof(settings[0]), out);
 	aws_config_help(out);
@@ -899,36 +902,40 @@ int image_pruner_init(void **state, struct buf *errmsg)
 }
 
 /*
- * Reads the event over the configuration. A filter override is parsed into
- * `event_filters` (the caller releases it). ERR_CONFIG with a message naming
- * the bad key.
+ * Reads the event over the configuration. The run's filters are the
+ * configured ones plus the event's (an image must match both), written to
+ * `filters` (the caller releases it). An event may only narrow what the
+ * configuration allows: it may keep more images than MAX_IMAGES_COUNT, not
+ * fewer, and DRY_RUN=true is final. (Keeping the newest N of a narrower
+ * family never deletes an image that keeping the newest N of the whole
+ * family would keep.) ERR_CONFIG with a message naming the bad key.
  */
 static int read_event(const struct image_pruner_state *s, struct view payload,
-		      struct ec2_filter_list *event_filters, struct image_pruner_options *opts,
+		      struct ec2_filter_list *filters, struct image_pruner_options *opts,
 		      struct buf *msg)
 {
 	struct event_value ev[E_COUNT] = { 0 };
+	struct ec2_filter_list event_filters = EC2_FILTER_LIST_INIT;
 	bool scheduled;
+	long keep = s->keep_count;
 	int err;
 
 	err = event_parse(payload, event_fields, E_COUNT, ev, &scheduled, msg);
+	if (!err)
+		err = event_bool_towards(&ev[E_DRY_RUN], "dry_run", s->dry_run, true, "DRY_RUN",
+					 &opts->dry_run, msg);
+	if (!err)
+		err = event_int_at_least(&ev[E_MAX_IMAGES], "max_images_count", s->keep_count,
+					 IMAGE_PRUNER_MAX_KEEP, "MAX_IMAGES_COUNT", &keep, msg);
 	if (!err && ev[E_FILTERS].present)
-		err = ec2_filters_parse(ev[E_FILTERS].string, "image_filters", event_filters, msg);
-	if (!err && ev[E_MAX_IMAGES].present &&
-	    (ev[E_MAX_IMAGES].integer < IMAGE_PRUNER_MIN_KEEP ||
-	     ev[E_MAX_IMAGES].integer > IMAGE_PRUNER_MAX_KEEP)) {
-		buf_appendf(msg,
-			    "event key 'max_images_count' must be a whole number from %d to %d, "
-			    "got %lld",
-			    IMAGE_PRUNER_MIN_KEEP, IMAGE_PRUNER_MAX_KEEP, ev[E_MAX_IMAGES].integer);
-		err = ERR_CONFIG;
-	}
+		err = ec2_filters_parse(ev[E_FILTERS].string, "image_filters", &event_filters, msg);
 	if (!err) {
-		opts->filters = ev[E_FILTERS].present ? event_filters : &s->filters;
-		opts->keep_count = ev[E_MAX_IMAGES].present ? (size_t)ev[E_MAX_IMAGES].integer
-							    : (size_t)s->keep_count;
-		opts->dry_run = ev[E_DRY_RUN].present ? ev[E_DRY_RUN].boolean : s->dry_run;
+		ec2_filters_append(filters, &s->filters);
+		ec2_filters_append(filters, &event_filters);
+		opts->filters = filters;
+		opts->keep_count = (size_t)keep;
 	}
+	ec2_filters_release(&event_filters);
 	event_values_release(ev, E_COUNT);
 	return err;
 }
@@ -1037,15 +1044,15 @@ void image_pruner_handle(void *state, const struct lambda_request *req,
 			 struct lambda_response *resp)
 {
 	struct image_pruner_state *s = state;
-	struct ec2_filter_list event_filters = EC2_FILTER_LIST_INIT;
+	struct ec2_filter_list filters = EC2_FILTER_LIST_INIT;
 	struct image_pruner_options opts;
 	struct buf msg = BUF_INIT;
 
 	aws_client_set_deadline(s->aws, req->deadline_ms);
-	if (read_event(s, req->payload, &event_filters, &opts, &msg))
+	if (read_event(s, req->payload, &filters, &opts, &msg))
 		lambda_fail(resp, "ImagePruner.InvalidEvent", "%s", buf_cstr(&msg));
 	else
 		image_pruner_run(s->aws, &opts, resp);
-	ec2_filters_release(&event_filters);
+	ec2_filters_release(&filters);
 	buf_release(&msg);
 }

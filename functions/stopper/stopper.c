@@ -381,8 +381,10 @@ void stopper_help(struct buf *out)
 		    "Selects the running and pending instances matching INSTANCE_FILTERS and stops\n"
 		    "them, except Auto Scaling group members and instances opted out with\n"
 		    "KEEP_RUNNING_TAG. Pending ones are stopped once they reach running.\n\n"
-		    "Event: a scheduled event, {}, or overrides such as\n"
-		    "  {\"dry_run\": true, \"hibernate\": false, \"instance_filters\": \"tag:Name=alice\"}\n\n");
+		    "Event: a scheduled event, {}, or overrides (in either) such as\n"
+		    "  {\"dry_run\": true, \"hibernate\": true, \"instance_filters\": \"tag:Name=alice\"}\n"
+		    "An event only narrows the configuration: its filters are added to\n"
+		    "INSTANCE_FILTERS, and DRY_RUN=true and HIBERNATE=true are final.\n\n");
 	config_help("Configuration (environment variables)", settings,
 		    sizeof(settings) / sizeof(settings[0]), out);
 	aws_config_help(out);
@@ -430,17 +432,19 @@ static void list_failures(const struct stopper_result *r, struct buf *out)
 	id_note_list_describe(&r->failed, 10, out);
 }
 
-/* What one invocation does: the configuration with the event's overrides. */
+/* What one invocation does: the configuration, narrowed by the event. */
 struct stopper_run {
-	const struct ec2_filter_list *filters;
+	const struct ec2_filter_list *event_filters;	/* added to the configured ones */
 	struct stopper_policy policy;
 	struct stopper_apply_options opts;
 };
 
 /*
  * Reads the event over the configuration. A filter override is parsed into
- * `event_filters` (the caller releases it). ERR_CONFIG with a message naming
- * the bad key.
+ * `event_filters` (the caller releases it). An event may only narrow what
+ * the configuration allows: its filters are added to INSTANCE_FILTERS, and
+ * DRY_RUN=true and HIBERNATE=true are final. ERR_CONFIG with a message
+ * naming the bad key.
  */
 static int read_event(const struct stopper_state *s, struct view payload,
 		      struct ec2_filter_list *event_filters, struct stopper_run *run,
@@ -451,15 +455,19 @@ static int read_event(const struct stopper_state *s, struct view payload,
 	int err;
 
 	err = event_parse(payload, event_fields, E_COUNT, ev, &scheduled, msg);
+	if (!err)
+		err = event_bool_towards(&ev[E_DRY_RUN], "dry_run", s->dry_run, true, "DRY_RUN",
+					 &run->opts.dry_run, msg);
+	/* a hibernated box keeps its memory: hibernating is the gentler stop */
+	if (!err)
+		err = event_bool_towards(&ev[E_HIBERNATE], "hibernate", s->hibernate, true,
+					 "HIBERNATE", &run->policy.hibernate, msg);
 	if (!err && ev[E_FILTERS].present)
 		err = ec2_filters_parse(ev[E_FILTERS].string, "instance_filters", event_filters,
 					msg);
 	if (!err) {
-		run->filters = ev[E_FILTERS].present ? event_filters : &s->filters;
+		run->event_filters = ev[E_FILTERS].present ? event_filters : NULL;
 		run->policy.keep_running_tag = s->keep_running_tag;
-		run->policy.hibernate = ev[E_HIBERNATE].present ? ev[E_HIBERNATE].boolean
-								: s->hibernate;
-		run->opts.dry_run = ev[E_DRY_RUN].present ? ev[E_DRY_RUN].boolean : s->dry_run;
 		run->opts.batch_size = (size_t)s->batch_size;
 		run->opts.poll_interval_ms = s->poll_interval_ms;
 	}
@@ -471,7 +479,7 @@ static int read_event(const struct stopper_state *s, struct view payload,
 static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 			struct lambda_response *resp)
 {
-	struct ec2_filter_list query = EC2_FILTER_LIST_INIT;
+	struct ec2_filter_list selection = EC2_FILTER_LIST_INIT, query = EC2_FILTER_LIST_INIT;
 	struct ec2_instance_list instances = EC2_INSTANCE_LIST_INIT;
 	struct stopper_plan plan = { NULL, 0 };
 	struct stopper_result result = { 0 };
@@ -479,8 +487,11 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 	struct aws_error e;
 	char *json;
 
-	ec2_filters_with_states(run->filters, live_states, &query);
-	ec2_filters_describe(run->filters, &desc);
+	/* the configured filters and the event's: an instance must match both */
+	ec2_filters_append(&selection, &s->filters);
+	ec2_filters_append(&selection, run->event_filters);
+	ec2_filters_with_states(&selection, live_states, &query);
+	ec2_filters_describe(&selection, &desc);
 	log_info("%slooking for running dev boxes (%s)", run->opts.dry_run ? "dry run: " : "",
 		 buf_cstr(&desc));
 
@@ -507,6 +518,7 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 		lambda_fail(resp, "Stopper.InstancesNotStopped", "%s", buf_cstr(&msg));
 	}
 out:
+	ec2_filters_release(&selection);
 	ec2_filters_release(&query);
 	stopper_plan_release(&plan);
 	stopper_result_release(&result);

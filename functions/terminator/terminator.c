@@ -339,10 +339,12 @@ void terminator_help(struct buf *out)
 		    "BUILDER_LIFETIME_HOURS. Auto Scaling group members are left to their group.\n"
 		    "An instance that refuses (termination protection, already gone) is reported\n"
 		    "and does not stop the others.\n\n"
-		    "Event: a scheduled event, {}, or overrides such as\n"
+		    "Event: a scheduled event, {}, or overrides (in either) such as\n"
 		    "  {\"dry_run\": true, \"builder_lifetime_hours\": 72,\n"
-		    "   \"builder_filters\": \"tag:devcloud:role=builder;tag:Name=nightly-*\"}"
-		    "\n\n");
+		    "   \"builder_filters\": \"tag:Name=nightly-*\"}\n"
+		    "An event only narrows the configuration: its filters are added to\n"
+		    "BUILDER_FILTERS, its lifetime may not be shorter than BUILDER_LIFETIME_HOURS,\n"
+		    "and DRY_RUN=true is final.\n\n");
 	config_help("Configuration (environment variables)", settings,
 		    sizeof(settings) / sizeof(settings[0]), out);
 	aws_config_help(out);
@@ -403,17 +405,19 @@ int terminator_init_with(struct aws_client *aws, void **state, struct buf *errms
 	return 0;
 }
 
-/* What one invocation does: the configuration with the event's overrides. */
+/* What one invocation does: the configuration, narrowed by the event. */
 struct terminator_run {
-	const struct ec2_filter_list *filters;
+	const struct ec2_filter_list *event_filters;	/* added to the configured ones */
 	struct terminator_policy policy;
 	struct terminator_apply_options opts;
 };
 
 /*
  * Reads the event over the configuration. A filter override is parsed into
- * `event_filters` (the caller releases it). ERR_CONFIG with a message naming
- * the bad key.
+ * `event_filters` (the caller releases it). An event may only narrow what
+ * the configuration allows: its filters are added to BUILDER_FILTERS, its
+ * lifetime may be longer than BUILDER_LIFETIME_HOURS but not shorter, and
+ * DRY_RUN=true is final. ERR_CONFIG with a message naming the bad key.
  */
 static int read_event(const struct terminator_state *s, struct view payload,
 		      struct ec2_filter_list *event_filters, struct terminator_run *run,
@@ -424,23 +428,18 @@ static int read_event(const struct terminator_state *s, struct view payload,
 	int err;
 
 	err = event_parse(payload, event_fields, E_COUNT, ev, &scheduled, msg);
-	if (!err && ev[E_LIFETIME].present &&
-	    (ev[E_LIFETIME].integer < MIN_LIFETIME_HOURS ||
-	     ev[E_LIFETIME].integer > MAX_LIFETIME_HOURS)) {
-		buf_appendf(msg,
-			    "event key 'builder_lifetime_hours' must be between %d and %d "
-			    "(got %lld)",
-			    MIN_LIFETIME_HOURS, MAX_LIFETIME_HOURS, ev[E_LIFETIME].integer);
-		err = ERR_CONFIG;
-	}
+	if (!err)
+		err = event_bool_towards(&ev[E_DRY_RUN], "dry_run", s->dry_run, true, "DRY_RUN",
+					 &run->opts.dry_run, msg);
+	if (!err)
+		err = event_int_at_least(&ev[E_LIFETIME], "builder_lifetime_hours",
+					 s->lifetime_hours, MAX_LIFETIME_HOURS,
+					 "BUILDER_LIFETIME_HOURS", &run->policy.lifetime_hours, msg);
 	if (!err && ev[E_FILTERS].present)
 		err = ec2_filters_parse(ev[E_FILTERS].string, "builder_filters", event_filters,
 					msg);
 	if (!err) {
-		run->filters = ev[E_FILTERS].present ? event_filters : &s->filters;
-		run->policy.lifetime_hours = ev[E_LIFETIME].present ? (long)ev[E_LIFETIME].integer
-								    : s->lifetime_hours;
-		run->opts.dry_run = ev[E_DRY_RUN].present ? ev[E_DRY_RUN].boolean : s->dry_run;
+		run->event_filters = ev[E_FILTERS].present ? event_filters : NULL;
 		run->opts.batch_size = (size_t)s->batch_size;
 	}
 	event_values_release(ev, E_COUNT);
@@ -451,7 +450,7 @@ static int read_event(const struct terminator_state *s, struct view payload,
 static void run_terminator(struct terminator_state *s, const struct terminator_run *run,
 			   struct lambda_response *resp)
 {
-	struct ec2_filter_list query = EC2_FILTER_LIST_INIT;
+	struct ec2_filter_list selection = EC2_FILTER_LIST_INIT, query = EC2_FILTER_LIST_INIT;
 	struct ec2_instance_list instances = EC2_INSTANCE_LIST_INIT;
 	struct terminator_plan plan = { NULL, 0 };
 	struct terminator_result result = { 0 };
@@ -459,8 +458,11 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 	struct aws_error e;
 	char *json;
 
-	ec2_filters_with_states(run->filters, live_states, &query);
-	ec2_filters_describe(run->filters, &desc);
+	/* the configured filters and the event's: a builder must match both */
+	ec2_filters_append(&selection, &s->filters);
+	ec2_filters_append(&selection, run->event_filters);
+	ec2_filters_with_states(&selection, live_states, &query);
+	ec2_filters_describe(&selection, &desc);
 	log_info("%slooking for builders older than %ld h (%s)",
 		 run->opts.dry_run ? "dry run: " : "", run->policy.lifetime_hours, buf_cstr(&desc));
 
@@ -489,6 +491,7 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 		lambda_fail(resp, "Terminator.InstancesNotTerminated", "%s", buf_cstr(&msg));
 	}
 out:
+	ec2_filters_release(&selection);
 	ec2_filters_release(&query);
 	terminator_plan_release(&plan);
 	terminator_result_release(&result);

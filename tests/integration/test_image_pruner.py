@@ -283,7 +283,9 @@ def test_event_overrides(aws):
     # devbox-01 .. devbox-09 less the pending 12 (not matched anyway): nothing beyond 10
     assert out["deleted"] == [] and sorted(out["kept"]) == sorted(ami(n) for n in range(1, 10))
     params = aws.calls("DescribeImages")[0]["params"]
-    assert params["Filters"] == [{"Name": "name", "Values": ["devbox-0*"]},
+    # the event's filters narrow the configured family: both must match
+    assert params["Filters"] == [{"Name": "tag:devcloud:role", "Values": ["devbox-image"]},
+                                 {"Name": "name", "Values": ["devbox-0*"]},
                                  {"Name": "state", "Values": ["available"]}]
     run = run_lambda(require(bootstrap_path("image_pruner")), [{"max_images_count": 6}], env=ENV,
                      aws=aws)

@@ -178,8 +178,9 @@ def test_a_state_filter_of_the_callers_own_is_not_doubled(aws):
                      [{"instance_filters": "tag:devcloud:role=devbox;instance-state-name=running"}],
                      aws=aws)
     assert sorted(run.response(0)["stopped"]) == ids(1, 2, 3, 7)   # dave is pending
+    # INSTANCE_FILTERS, then the event's own (added: both must match), and no second state filter
     names = [f["Name"] for f in aws.calls("DescribeInstances")[0]["params"]["Filters"]]
-    assert names == ["tag:devcloud:role", "instance-state-name"]
+    assert names == ["tag:devcloud:role", "tag:devcloud:role", "instance-state-name"]
 
 
 @pytest.mark.parametrize("kind", ["throttle", "error500", "reset", "truncate", "malformed"])

@@ -1156,8 +1156,13 @@ static const struct event_row event_rows[] = {
 	{ "max-age-fraction", URL_ENV, "{\"image_max_age_hours\": 1.5}",
 	  "'image_max_age_hours' must be a whole number" },
 	{ "not-json", URL_ENV, "{", "not valid JSON" },
+	/* without a webhook only DRY_RUN=true starts, and that is final */
 	{ "real-run-without-webhook", DRY_ENV, "{\"dry_run\": false}",
-	  "no Slack webhook is configured" },
+	  "event key 'dry_run' cannot be false: DRY_RUN=true in the function's configuration is "
+	  "final" },
+	{ "scheduled-unknown-key", URL_ENV,
+	  "{\"source\": \"aws.events\", \"detail-type\": \"Scheduled Event\", \"force\": true}",
+	  "unknown key 'force' in the scheduled event" },
 };
 
 static void test_event_row(void **state)

@@ -60,24 +60,53 @@ static const char scheduled_event[] =
 	" \"resources\": [\"arn:aws:events:eu-west-1:123456789012:rule/devcloud-stopper\"],"
 	" \"detail\": {}}";
 
+/* the Lambda console's "EventBridge (CloudWatch Events)" template, plus a key */
+static const char console_dry_run[] =
+	"{\n  \"id\": \"cdc73f9d-aea9-11e3-9d5a-835b769c0d9c\",\n"
+	"  \"detail-type\": \"Scheduled Event\",\n  \"source\": \"aws.events\",\n"
+	"  \"account\": \"123456789012\",\n  \"time\": \"1970-01-01T00:00:00Z\",\n"
+	"  \"region\": \"us-east-1\",\n"
+	"  \"resources\": [\n    \"arn:aws:events:us-east-1:123456789012:rule/ExampleRule\"\n  ],\n"
+	"  \"detail\": {},\n  \"dry_run\": true\n}";
+
 static const char scheduler_event[] =
 	"{\"detail-type\": \"Scheduled Event\", \"source\": \"aws.scheduler\", \"detail\": {}}";
 
 static struct event_case event_cases[] = {
-	/* scheduled events: no overrides, whatever else is in them */
+	/* scheduled events: the envelope's keys, and the function's overrides */
 	{ "eventbridge-scheduled", scheduled_event, 0, true, ABSENT, ABSENT, ABSENT, "" },
 	{ "scheduler-scheduled", scheduler_event, 0, true, ABSENT, ABSENT, ABSENT, "" },
-	{ "scheduled-ignores-extra-keys",
-	  "{\"source\":\"aws.events\",\"detail-type\":\"Scheduled Event\",\"dry_run\":true}", 0,
-	  true, ABSENT, ABSENT, ABSENT, "" },
-	/* not quite scheduled events: then every key must be known */
+	/* the console's EventBridge template with "dry_run": true added is a dry run */
+	{ "scheduled-honours-overrides", console_dry_run, 0, true, B(1), ABSENT, ABSENT, "" },
+	{ "scheduled-all-overrides",
+	  "{\"source\":\"aws.events\",\"detail-type\":\"Scheduled Event\",\"dry_run\":false,"
+	  "\"max_age_hours\":7,\"only\":\"x\"}",
+	  0, true, B(0), I(7), S("x"), "" },
+	{ "scheduled-unknown-key",
+	  "{\"source\":\"aws.events\",\"detail-type\":\"Scheduled Event\",\"dryrun\":true}",
+	  ERR_CONFIG, true, ABSENT, ABSENT, ABSENT,
+	  "unknown key 'dryrun' in the scheduled event (known: the EventBridge envelope's keys, "
+	  "dry_run, max_age_hours, only)" },
+	{ "scheduled-mistyped-override",
+	  "{\"source\":\"aws.scheduler\",\"detail-type\":\"Scheduled Event\",\"dry_run\":\"yes\"}",
+	  ERR_CONFIG, true, ABSENT, ABSENT, ABSENT, "event key 'dry_run' must be true or false" },
+	{ "scheduled-duplicate-override",
+	  "{\"source\":\"aws.events\",\"detail-type\":\"Scheduled Event\",\"dry_run\":true,"
+	  "\"dry_run\":false}",
+	  ERR_CONFIG, true, ABSENT, ABSENT, ABSENT, "key 'dry_run' appears twice" },
+	/* other EventBridge events are not for a scheduled function */
 	{ "other-source", "{\"source\":\"aws.ec2\",\"detail-type\":\"Scheduled Event\"}",
-	  ERR_CONFIG, false, ABSENT, ABSENT, ABSENT, "unknown key 'source'" },
+	  ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "this function handles scheduled events, not 'Scheduled Event' events from 'aws.ec2'" },
 	{ "other-detail-type",
 	  "{\"source\":\"aws.events\",\"detail-type\":\"EC2 Instance State-change Notification\"}",
-	  ERR_CONFIG, false, ABSENT, ABSENT, ABSENT, "unknown key 'source'" },
+	  ERR_CONFIG, false, ABSENT, ABSENT, ABSENT,
+	  "not 'EC2 Instance State-change Notification' events" },
+	/* not an envelope at all: then source is just an unknown key */
 	{ "source-not-string", "{\"source\":1,\"detail-type\":\"Scheduled Event\"}", ERR_CONFIG,
-	  false, ABSENT, ABSENT, ABSENT, "unknown key" },
+	  false, ABSENT, ABSENT, ABSENT, "unknown key 'source' in the event" },
+	{ "envelope-keys-alone", "{\"id\":\"x\",\"detail\":{}}", ERR_CONFIG, false, ABSENT, ABSENT,
+	  ABSENT, "unknown key 'id' in the event" },
 
 	/* empty events */
 	{ "empty-object", "{}", 0, false, ABSENT, ABSENT, ABSENT, "" },
@@ -237,6 +266,77 @@ static void test_no_fields(void **state)
 	buf_release(&errmsg);
 }
 
+/* Switches an event may only turn towards safe, limits it may only raise. */
+struct narrow_case {
+	const char *name;
+	const char *payload;		/* parsed against `fields` */
+	bool configured_dry_run;
+	long configured_max_age;
+	int err;
+	bool dry_run;			/* the run's values when err is 0 */
+	long max_age;
+	const char *errmsg;
+};
+
+static struct narrow_case narrow_cases[] = {
+	{ "nothing-set", "{}", false, 48, 0, false, 48, "" },
+	{ "configured-dry-run-stays", "{}", true, 48, 0, true, 48, "" },
+	{ "event-turns-dry-run-on", "{\"dry_run\": true}", false, 48, 0, true, 48, "" },
+	{ "event-may-say-dry-run-off-when-off", "{\"dry_run\": false}", false, 48, 0, false, 48,
+	  "" },
+	{ "dry-run-is-final", "{\"dry_run\": false}", true, 48, ERR_CONFIG, false, 0,
+	  "event key 'dry_run' cannot be false: DRY_RUN=true in the function's configuration is "
+	  "final" },
+	{ "dry-run-true-twice", "{\"dry_run\": true}", true, 48, 0, true, 48, "" },
+	{ "limit-raised", "{\"max_age_hours\": 72}", false, 48, 0, false, 72, "" },
+	{ "limit-same", "{\"max_age_hours\": 48}", false, 48, 0, false, 48, "" },
+	{ "limit-lowered", "{\"max_age_hours\": 47}", false, 48, ERR_CONFIG, false, 0,
+	  "event key 'max_age_hours' (47) cannot be below MAX_AGE_HOURS (48) in the function's "
+	  "configuration" },
+	{ "limit-zero", "{\"max_age_hours\": 0}", false, 1, ERR_CONFIG, false, 0,
+	  "cannot be below MAX_AGE_HOURS (1)" },
+	{ "limit-negative", "{\"max_age_hours\": -5}", false, 48, ERR_CONFIG, false, 0,
+	  "(-5) cannot be below" },
+	{ "limit-above-max", "{\"max_age_hours\": 9000}", false, 48, ERR_CONFIG, false, 0,
+	  "event key 'max_age_hours' must be a whole number from 48 to 8760, got 9000" },
+	{ "limit-max", "{\"max_age_hours\": 8760}", false, 48, 0, false, 8760, "" },
+	/* inside a scheduled event too */
+	{ "scheduled-dry-run-final",
+	  "{\"source\":\"aws.events\",\"detail-type\":\"Scheduled Event\",\"dry_run\":false}",
+	  true, 48, ERR_CONFIG, false, 0, "DRY_RUN=true" },
+};
+
+static void test_narrow(void **state)
+{
+	const struct narrow_case *c = *state;
+	struct event_value values[NFIELDS];
+	struct buf errmsg = BUF_INIT;
+	bool scheduled, dry_run = !c->dry_run;
+	long max_age = -1;
+	int err;
+
+	memset(values, 0, sizeof(values));
+	assert_int_equal(event_parse(view_from(c->payload), fields, NFIELDS, values, &scheduled,
+				     &errmsg),
+			 0);
+	err = event_bool_towards(&values[0], "dry_run", c->configured_dry_run, true, "DRY_RUN",
+				 &dry_run, &errmsg);
+	if (!err)
+		err = event_int_at_least(&values[1], "max_age_hours", c->configured_max_age, 8760,
+					 "MAX_AGE_HOURS", &max_age, &errmsg);
+	if (err != c->err)
+		fail_msg("err %d, want %d (%s)", err, c->err, buf_cstr(&errmsg));
+	if (!err) {
+		assert_int_equal(dry_run, c->dry_run);
+		assert_int_equal(max_age, c->max_age);
+		assert_string_equal(buf_cstr(&errmsg), "");
+	} else if (!strstr(buf_cstr(&errmsg), c->errmsg)) {
+		fail_msg("message '%s' lacks '%s'", buf_cstr(&errmsg), c->errmsg);
+	}
+	event_values_release(values, NFIELDS);
+	buf_release(&errmsg);
+}
+
 int main(void)
 {
 	int failed;
@@ -245,6 +345,8 @@ int main(void)
 		table_add("event", event_cases[i].name, test_event, &event_cases[i]);
 	table_add("event", "payload-is-a-view", test_payload_is_a_view, NULL);
 	table_add("event", "no-fields", test_no_fields, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(narrow_cases); i++)
+		table_add("event", narrow_cases[i].name, test_narrow, &narrow_cases[i]);
 
 	failed = table_run("event");
 	return failed;

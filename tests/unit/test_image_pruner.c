@@ -1713,8 +1713,11 @@ static void test_bad_events_are_refused(void **state)
 		{ "{\"dry_runn\": true}", "dry_runn" },
 		{ "{\"dry_run\": \"true\"}", "dry_run" },
 		{ "{\"max_images_count\": 0}",
-		  "event key 'max_images_count' must be a whole number from 1 to 1000, got 0" },
-		{ "{\"max_images_count\": 1001}", "max_images_count" },
+		  "event key 'max_images_count' (0) cannot be below MAX_IMAGES_COUNT (5) in the "
+		  "function's configuration" },
+		{ "{\"max_images_count\": 4}", "'max_images_count' (4) cannot be below" },
+		{ "{\"max_images_count\": 1001}",
+		  "event key 'max_images_count' must be a whole number from 5 to 1000, got 1001" },
 		{ "{\"max_images_count\": -3}", "max_images_count" },
 		{ "{\"max_images_count\": 2.5}", "max_images_count" },
 		{ "{\"max_images_count\": \"5\"}", "max_images_count" },

@@ -693,18 +693,31 @@ static void test_handler_overrides(void **state)
 			    "{\"id\":\"i-0b04\",\"age_hours\":168}],"
 			    "\"failed\":[],\"dry_run\":true}");
 	q = buf_cstr(&h.fake.bodies[0]);
-	assert_non_null(strstr(q, "Filter.1.Name=tag%3AName&Filter.1.Value.1=nightly-%2A&"
-				  "Filter.2.Name=instance-state-name&Filter.2.Value.1=stopped"));
-	assert_null(strstr(q, "Filter.3."));
+	/* the event's filters come after the configured ones: EC2 needs both to match */
+	assert_non_null(strstr(q, "Filter.1.Name=tag%3Adevcloud%3Arole&Filter.1.Value.1=builder&"
+				  "Filter.2.Name=tag%3AName&Filter.2.Value.1=nightly-%2A&"
+				  "Filter.3.Name=instance-state-name&Filter.3.Value.1=stopped"));
+	assert_null(strstr(q, "Filter.4."));
 	assert_null(strstr(q, "running"));
 	assert_int_equal(h.sim.terminates, 0);
 
-	/* a dry run with a shorter lifetime goes through EC2's DryRun */
+	/* a shorter lifetime than configured (48 h) is refused: nothing runs */
 	lambda_response_release(&h.resp);
+	h.fake.calls = 0;
 	handler_invoke(&h, "{\"builder_lifetime_hours\": 1, \"dry_run\": true}");
+	assert_true(h.resp.failed);
+	assert_string_equal(h.resp.error_type, "Terminator.InvalidEvent");
+	assert_non_null(strstr(buf_cstr(&h.resp.error_message),
+			       "'builder_lifetime_hours' (1) cannot be below BUILDER_LIFETIME_HOURS "
+			       "(48)"));
+	assert_int_equal(h.fake.calls, 0);
+	assert_int_equal(h.sim.dry_runs, 0);
+
+	/* a longer one is honoured: a dry run then terminates only the oldest */
+	lambda_response_release(&h.resp);
+	handler_invoke(&h, "{\"builder_lifetime_hours\": 100, \"dry_run\": true}");
 	assert_false(h.resp.failed);
-	assert_non_null(strstr(buf_cstr(&h.resp.payload),
-			       "\"terminated\":[\"i-0b01\",\"i-0b02\",\"i-0b03\"]"));
+	assert_non_null(strstr(buf_cstr(&h.resp.payload), "\"terminated\":[\"i-0b03\"]"));
 	assert_int_equal(h.sim.dry_runs, 1);
 	assert_string_equal(buf_cstr(&h.sim.terminated), "");
 	handler_release(&h);
@@ -785,9 +798,14 @@ static const struct event_row event_rows[] = {
 	  "'builder_lifetime_hours' must be a whole number" },
 	{ "lifetime-fraction", "{\"builder_lifetime_hours\": 1.5}", "'builder_lifetime_hours'" },
 	{ "lifetime-zero", "{\"builder_lifetime_hours\": 0}",
-	  "'builder_lifetime_hours' must be between 1 and 8760 (got 0)" },
-	{ "lifetime-negative", "{\"builder_lifetime_hours\": -48}", "(got -48)" },
-	{ "lifetime-over-a-year", "{\"builder_lifetime_hours\": 8761}", "(got 8761)" },
+	  "'builder_lifetime_hours' (0) cannot be below BUILDER_LIFETIME_HOURS (48)" },
+	{ "lifetime-negative", "{\"builder_lifetime_hours\": -48}", "(-48) cannot be below" },
+	{ "lifetime-shorter", "{\"builder_lifetime_hours\": 47}", "(47) cannot be below" },
+	{ "lifetime-over-a-year", "{\"builder_lifetime_hours\": 8761}",
+	  "must be a whole number from 48 to 8760, got 8761" },
+	{ "scheduled-unknown-key",
+	  "{\"source\": \"aws.events\", \"detail-type\": \"Scheduled Event\", \"dryrun\": true}",
+	  "unknown key 'dryrun' in the scheduled event" },
 	{ "filters-as-number", "{\"builder_filters\": 1}", "'builder_filters' must be a string" },
 	{ "filters-without-value", "{\"builder_filters\": \"tag:devcloud:role\"}",
 	  "builder_filters" },
