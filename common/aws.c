@@ -258,6 +258,31 @@ static bool valid_region(const char *r)
 	return true;
 }
 
+static bool starts_with(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+const char *aws_region_dns_suffix(const char *region)
+{
+	static const struct {
+		const char *prefix, *suffix;
+	} partitions[] = {
+		{ "cn-", "amazonaws.com.cn" },		/* aws-cn */
+		{ "us-iso-", "c2s.ic.gov" },		/* aws-iso */
+		{ "us-isob-", "sc2s.sgov.gov" },	/* aws-iso-b */
+		{ "us-isof-", NULL },			/* aws-iso-f */
+		{ "eu-isoe-", NULL },			/* aws-iso-e */
+		{ "eusc-", NULL },			/* aws-eusc */
+		{ "us-gov-", "amazonaws.com" },		/* aws-us-gov */
+	};
+
+	for (size_t i = 0; i < sizeof(partitions) / sizeof(partitions[0]); i++)
+		if (starts_with(region, partitions[i].prefix))
+			return partitions[i].suffix;
+	return strstr(region, "-iso") ? NULL : "amazonaws.com";	/* aws */
+}
+
 static bool valid_endpoint(const char *url)
 {
 	return !url || !*url || !strncmp(url, "https://", 8) || !strncmp(url, "http://", 7);
@@ -277,6 +302,7 @@ int aws_client_from_env(struct aws_client **out, struct buf *errmsg)
 	};
 	struct aws_client_options opts = { 0 };
 	long max_attempts = AWS_DEFAULT_MAX_ATTEMPTS;
+	unsigned overrides = 0;		/* bit i: endpoint_vars[i] is set */
 
 	*out = NULL;
 	if (!region || !*region)
@@ -307,10 +333,20 @@ int aws_client_from_env(struct aws_client **out, struct buf *errmsg)
 		}
 	}
 	for (size_t i = 0; i < sizeof(endpoint_vars) / sizeof(endpoint_vars[0]); i++) {
-		if (!valid_endpoint(getenv(endpoint_vars[i]))) {
+		const char *v = getenv(endpoint_vars[i]);
+
+		if (!valid_endpoint(v)) {
 			buf_appendf(errmsg, "%s must start with https:// or http://", endpoint_vars[i]);
 			return ERR_CONFIG;
 		}
+		if (v && *v)
+			overrides |= 1u << i;
+	}
+	/* every service needs an endpoint when the region's are not built in */
+	if (!aws_region_dns_suffix(region) && !(overrides & 1u) && overrides != 0xeu) {
+		buf_appendf(errmsg, "the endpoints of AWS_REGION '%s' are not built in; set "
+				    "AWS_ENDPOINT_URL to its endpoint", region);
+		return ERR_CONFIG;
 	}
 	opts.credentials = &creds;
 	opts.region = region;
@@ -364,11 +400,15 @@ void aws_client_endpoint(const struct aws_client *c, const struct aws_service *s
 		override = c->endpoint_url_ssm;
 	if (!override)
 		override = c->endpoint_url;
-	if (override)
+	if (override) {
 		buf_appends(url, override);
-	else
-		buf_appendf(url, "https://%s.%s.amazonaws.com%s", svc->endpoint_prefix, c->region,
-			    strncmp(c->region, "cn-", 3) ? "" : ".cn");
+	} else {
+		const char *suffix = aws_region_dns_suffix(c->region);
+
+		/* (aws_client_from_env() refuses a region without one) */
+		buf_appendf(url, "https://%s.%s.%s", svc->endpoint_prefix, c->region,
+			    suffix ? suffix : "amazonaws.com");
+	}
 }
 
 /* ---- one signed exchange ---- */

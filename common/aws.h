@@ -11,7 +11,8 @@
  *
  * Endpoints follow the SDKs' convention: AWS_ENDPOINT_URL_<SERVICE> (EC2,
  * AUTO_SCALING, SSM), else AWS_ENDPOINT_URL, else
- * https://<service>.<region>.amazonaws.com.
+ * https://<service>.<region>.<the DNS suffix of the region's partition>
+ * (see aws_region_dns_suffix()).
  */
 #ifndef AWS_H
 #define AWS_H
@@ -119,6 +120,21 @@ void aws_client_set_deadline(struct aws_client *c, int64_t deadline_ms);
 /* Milliseconds left before deadline minus margin; INT64_MAX without deadline. */
 int64_t aws_client_time_left_ms(const struct aws_client *c);
 const char *aws_client_region(const struct aws_client *c);
+
+/*
+ * The DNS suffix of a region's partition, as in botocore's endpoints.json
+ * (every one of them names hosts <service>.<region>.<suffix>):
+ *   aws-cn      cn-*         amazonaws.com.cn
+ *   aws-iso     us-iso-*     c2s.ic.gov
+ *   aws-iso-b   us-isob-*    sc2s.sgov.gov
+ *   aws-us-gov  us-gov-*     amazonaws.com
+ *   aws         any other    amazonaws.com (as the SDKs do for a new region)
+ * NULL for the other isolated and sovereign partitions (us-isof-*,
+ * eu-isoe-*, eusc-*), whose endpoints are not built in: set
+ * AWS_ENDPOINT_URL there (aws_client_from_env() refuses such a region
+ * without it).
+ */
+const char *aws_region_dns_suffix(const char *region);
 /* The endpoint URL used for a service. */
 void aws_client_endpoint(const struct aws_client *c, const struct aws_service *svc,
 			 struct buf *url);

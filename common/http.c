@@ -145,6 +145,15 @@ static int classify(CURLcode rc)
 	}
 }
 
+static long connect_timeout_ms(const struct http_request *req)
+{
+	long ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L;
+
+	if (req->timeout_ms > 0 && req->timeout_ms < ms)
+		ms = req->timeout_ms;
+	return ms;
+}
+
 int http_client_do(struct http_client *c, const struct http_request *req,
 		   struct http_response *resp, struct buf *errmsg)
 {
@@ -182,8 +191,7 @@ int http_client_do(struct http_client *c, const struct http_request *req,
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 req->timeout_ms > 0 && req->timeout_ms < 10000 ? req->timeout_ms : 10000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms(req));
 
 	if (!strcmp(req->method, "POST")) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);

@@ -31,6 +31,7 @@ struct http_request {
 	size_t header_count;
 	struct view body;
 	long timeout_ms;		/* whole exchange; 0 = no limit */
+	long connect_timeout_ms;	/* 0 = 10 s, or timeout_ms when shorter */
 	size_t max_response_bytes;	/* 0 = HTTP_DEFAULT_MAX_RESPONSE */
 	bool no_proxy;			/* never through a proxy (the Runtime API) */
 };

@@ -19,7 +19,7 @@
 #define DEVCLOUD_VERSION "dev"
 #endif
 
-#define LOCAL_TIMEOUT_MS_DEFAULT 900000	/* Lambda's maximum, 15 minutes */
+#define LOCAL_TIMEOUT_MS_DEFAULT 300000	/* 5 minutes: a person is waiting */
 #define REQUEST_ID_MAX 128
 #define ERROR_TYPE_MAX 128
 
@@ -266,37 +266,91 @@ static char *header_dup(const struct http_response *r, const char *name)
 	return http_response_header(r, name, &v) && v.len ? view_dup(v) : NULL;
 }
 
+static void sleep_ms_real(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * Whether a failed /next is worth another try: the Runtime API was not
+ * reachable for a moment (refused, reset, a connect timeout) or answered
+ * with a 5xx. A 4xx means Lambda is done with this sandbox.
+ */
+static bool next_failure_transient(int err, long status)
+{
+	if (err)
+		return err == ERR_HTTP || err == ERR_TIMEOUT;
+	return status >= 500 && status <= 599;
+}
+
+/*
+ * GETs /next into `next` (a 200), retrying transient failures as described
+ * in lambda_internal.h. Logs each retry (WARN) and the final failure.
+ */
+static int get_next(const struct lambda_runtime *rt, struct http_response *next)
+{
+	/* no total timeout: the sandbox may be frozen; never through a proxy */
+	struct http_request get = {
+		.method = "GET",
+		.connect_timeout_ms = LAMBDA_CONNECT_TIMEOUT_MS,
+		.no_proxy = true,
+	};
+	struct buf url = BUF_INIT, why = BUF_INIT;
+	long backoff_ms = LAMBDA_NEXT_BACKOFF_MS;
+	int err;
+
+	runtime_url(&url, rt, "/runtime/invocation/next");
+	get.url = buf_cstr(&url);
+	for (int attempt = 1;; attempt++) {
+		buf_reset(&why);
+		err = rt->transport(rt->transport_ctx, &get, next, &why);
+		if (!err && next->status == 200)
+			break;
+		if (!err) {
+			buf_appendf(&why, "status %ld", next->status);
+			append_api_error_type(&why, &next->body);
+		}
+		if (!next_failure_transient(err, next->status) ||
+		    attempt == LAMBDA_NEXT_ATTEMPTS) {
+			if (attempt > 1)
+				log_error("cannot get the next invocation from the Runtime API "
+					  "after %d attempts: %s", attempt, buf_cstr(&why));
+			else
+				log_error("cannot get the next invocation from the Runtime API: %s",
+					  buf_cstr(&why));
+			if (!err)
+				err = ERR_AWS;
+			break;
+		}
+		log_warn("cannot get the next invocation from the Runtime API (attempt %d of %d): "
+			 "%s; retrying in %ld ms", attempt, LAMBDA_NEXT_ATTEMPTS, buf_cstr(&why),
+			 backoff_ms);
+		(rt->sleep_ms ? rt->sleep_ms : sleep_ms_real)(backoff_ms);
+		backoff_ms *= 2;
+	}
+	buf_release(&url);
+	buf_release(&why);
+	return err;
+}
+
 /* Waits for one invocation, runs the handler, posts its result. */
 static int invoke_once(const struct lambda_runtime *rt, const struct lambda_function *fn,
 		       void *state)
 {
 	struct http_response next = HTTP_RESPONSE_INIT;
-	/* no timeout: the sandbox may be frozen; never through a function's proxy */
-	struct http_request get = { .method = "GET", .no_proxy = true };
 	struct lambda_request req = { 0 };
 	struct lambda_response resp = { 0 };
-	struct buf url = BUF_INIT, errmsg = BUF_INIT;
 	char *request_id = NULL, *arn = NULL, *trace = NULL, *client_context = NULL,
 	     *cognito = NULL, *deadline = NULL;
 	struct view v;
 	int err;
 
-	runtime_url(&url, rt, "/runtime/invocation/next");
-	get.url = buf_cstr(&url);
-	err = rt->transport(rt->transport_ctx, &get, &next, &errmsg);
-	if (err) {
-		log_error("cannot get the next invocation from the Runtime API: %s",
-			  buf_cstr(&errmsg));
+	err = get_next(rt, &next);
+	if (err)
 		goto out;
-	}
-	if (next.status != 200) {
-		buf_reset(&errmsg);
-		append_api_error_type(&errmsg, &next.body);
-		log_error("cannot get the next invocation from the Runtime API: status %ld%s",
-			  next.status, buf_cstr(&errmsg));
-		err = ERR_AWS;
-		goto out;
-	}
 	if (!http_response_header(&next, "Lambda-Runtime-Aws-Request-Id", &v) ||
 	    !lambda_request_id_valid(v)) {
 		log_error("the next invocation has no usable Lambda-Runtime-Aws-Request-Id");
@@ -333,8 +387,6 @@ out:
 	log_set_request_id(NULL);
 	lambda_response_release(&resp);
 	http_response_release(&next);
-	buf_release(&url);
-	buf_release(&errmsg);
 	free(request_id);
 	free(deadline);
 	free(arn);
@@ -393,7 +445,8 @@ static void help(const struct lambda_function *fn)
 	       "On AWS Lambda (AWS_LAMBDA_RUNTIME_API set) this is the function's\n"
 	       "bootstrap. Run by hand, --event runs it once on the event in FILE (or\n"
 	       "on stdin with -), prints the response JSON on stdout and exits 0, or\n"
-	       "prints {\"errorType\",\"errorMessage\"} and exits 1; bad usage exits 2.\n");
+	       "prints {\"errorType\",\"errorMessage\"} and exits 1 (errorType\n"
+	       "Runtime.InitError when a setting is bad); bad usage exits 2.\n");
 	if (fn->help && *fn->help)
 		printf("\n%s%s", fn->help, fn->help[strlen(fn->help) - 1] == '\n' ? "" : "\n");
 	printf("\n"
@@ -401,9 +454,9 @@ static void help(const struct lambda_function *fn)
 	       "  AWS_LAMBDA_RUNTIME_API\n"
 	       "      host:port of the Lambda Runtime API (set by Lambda)\n"
 	       "  LOCAL_TIMEOUT_MS\n"
-	       "      with --event: the deadline the function sees, in ms from now\n"
-	       "      (not enforced)\n"
-	       "      default: %d\n"
+	       "      with --event: the deadline the function sees, in ms from now;\n"
+	       "      its AWS calls and waits end by then (the process is not killed)\n"
+	       "      default: %d (5 minutes)\n"
 	       "Logs go to stderr; event payloads are never logged.\n",
 	       LOCAL_TIMEOUT_MS_DEFAULT);
 }
@@ -443,6 +496,25 @@ static int parse_local_timeout(int64_t *timeout_ms)
 	return 0;
 }
 
+/* Appends {"errorType":...,"errorMessage":...}, the type cleaned. */
+static void local_error_json(struct buf *out, const char *type, const char *message)
+{
+	struct buf clean = BUF_INIT;
+	cJSON *doc = cJSON_CreateObject();
+	char *text;
+
+	lambda_error_type_clean(&clean, type);
+	cJSON_AddStringToObject(doc, "errorType", buf_cstr(&clean));
+	cJSON_AddStringToObject(doc, "errorMessage", message ? message : "");
+	text = cJSON_PrintUnformatted(doc);
+	if (!text)	/* only on OOM, which the hooks turn into abort() */
+		abort();
+	buf_appends(out, text);
+	cJSON_free(text);
+	cJSON_Delete(doc);
+	buf_release(&clean);
+}
+
 static int run_local(const struct lambda_function *fn, const char *event_path)
 {
 	struct buf event = BUF_INIT, errmsg = BUF_INIT, out = BUF_INIT, id = BUF_INIT;
@@ -450,6 +522,7 @@ static int run_local(const struct lambda_function *fn, const char *event_path)
 	struct lambda_request req = { 0 };
 	int64_t timeout_ms;
 	void *state = NULL;
+	bool setup_failed = false;
 	int rc;
 
 	if (parse_local_timeout(&timeout_ms)) {
@@ -466,12 +539,21 @@ static int run_local(const struct lambda_function *fn, const char *event_path)
 		goto out;
 	}
 	if (http_global_init()) {
-		rc = 1;
-		goto out;
+		buf_appends(&errmsg, "cannot initialise OpenSSL or libcurl");
+		setup_failed = true;
+	} else if (fn->init && fn->init(&state, &errmsg)) {
+		if (!errmsg.len)
+			buf_appends(&errmsg, "initialisation failed");
+		setup_failed = true;
 	}
-	if (fn->init && fn->init(&state, &errmsg)) {
-		fprintf(stderr, "error: %s\n",
-			errmsg.len ? buf_cstr(&errmsg) : "initialisation failed");
+	if (setup_failed) {
+		/* a setup error is a failure like any other: its JSON on stdout */
+		fprintf(stderr, "error: %s\n", buf_cstr(&errmsg));
+		local_error_json(&out, "Runtime.InitError", buf_cstr(&errmsg));
+		buf_appendc(&out, '\n');
+		if (fwrite(out.ptr, 1, out.len, stdout) != out.len || fflush(stdout))
+			fprintf(stderr, "error: cannot write the response: %s\n",
+				strerror(errno));
 		rc = 1;
 		goto out;
 	}
@@ -488,18 +570,9 @@ static int run_local(const struct lambda_function *fn, const char *event_path)
 
 	if (resp.failed) {
 		struct buf type = BUF_INIT;
-		cJSON *doc = cJSON_CreateObject();
-		char *text;
 
 		lambda_error_type_clean(&type, resp.error_type);
-		cJSON_AddStringToObject(doc, "errorType", buf_cstr(&type));
-		cJSON_AddStringToObject(doc, "errorMessage", buf_cstr(&resp.error_message));
-		text = cJSON_PrintUnformatted(doc);
-		if (!text)
-			abort();
-		buf_appends(&out, text);
-		cJSON_free(text);
-		cJSON_Delete(doc);
+		local_error_json(&out, resp.error_type, buf_cstr(&resp.error_message));
 		fprintf(stderr, "error: %s: %s\n", buf_cstr(&type),
 			buf_cstr(&resp.error_message));
 		buf_release(&type);

@@ -9,12 +9,15 @@
  *    posted to /runtime/init/error as Runtime.InitError with the message
  *    (which names the bad setting) and the process exits non-zero;
  *  - loops: GET /runtime/invocation/next (no timeout: the sandbox may be
- *    frozen in between), sets _X_AMZN_TRACE_ID (or clears it), calls
+ *    frozen in between; a connect timeout of 1 s; a transient failure -
+ *    refused, reset, connect timeout, 5xx - is retried a few times with a
+ *    short backoff), sets _X_AMZN_TRACE_ID (or clears it), calls
  *    fn->handle(), POSTs /response or /error. A response over Lambda's 6 MB
  *    limit is reported as an error instead of being sent;
  *  - exits non-zero if the Runtime API itself fails, so Lambda replaces the
- *    sandbox (it never spins): /next refused, not 200, or without a usable
- *    request id; a result that cannot be sent (transport failure). A result
+ *    sandbox (it never spins): /next still failing after its retries,
+ *    answered with a 4xx, or without a usable request id; a result that
+ *    cannot be sent (transport failure). A result
  *    the Runtime API answers with a non-2xx status is logged and the loop
  *    goes on;
  *  - logs (ERROR) each failed invocation's type and message, so scheduled
@@ -24,11 +27,15 @@
  *
  * Without AWS_LAMBDA_RUNTIME_API it is a command-line tool for humans:
  *   bootstrap --event FILE|-   run once, print the response JSON on stdout;
- *                              exit 0 on success, 1 on failure, 2 on bad usage
+ *                              exit 0 on success, 1 on failure (the
+ *                              {"errorType","errorMessage"} JSON on stdout,
+ *                              Runtime.InitError for a bad setting), 2 on
+ *                              bad usage
  *   bootstrap --help           what the function does and its configuration
  *   bootstrap --version
  * There the request id is "local-<ms>-<pid>", the function ARN "", and the
- * deadline now + $LOCAL_TIMEOUT_MS (default 900000, not enforced).
+ * deadline now + $LOCAL_TIMEOUT_MS (default 300000, 5 minutes; not
+ * enforced, but every AWS call and wait is bounded by it).
  * Event payloads are never logged.
  */
 #ifndef LAMBDA_H

@@ -20,10 +20,23 @@
 /* The path every Runtime API URL starts with, after http://host:port. */
 #define LAMBDA_API_VERSION "2018-06-01"
 
+/*
+ * GET /next is tried LAMBDA_NEXT_ATTEMPTS times when it fails transiently
+ * (refused, reset, a connect timeout, a 5xx), waiting LAMBDA_NEXT_BACKOFF_MS
+ * and then twice as long after each failure (50 + 100 + 200 + 400 ms). A
+ * connection to the Runtime API must be made within
+ * LAMBDA_CONNECT_TIMEOUT_MS (aws-lambda-cpp's value); the /next read itself
+ * has no time limit (the sandbox is frozen between invocations).
+ */
+#define LAMBDA_NEXT_ATTEMPTS 5
+#define LAMBDA_NEXT_BACKOFF_MS 50
+#define LAMBDA_CONNECT_TIMEOUT_MS 1000
+
 struct lambda_runtime {
 	const char *api;		/* host:port, as in AWS_LAMBDA_RUNTIME_API */
 	http_transport_fn transport;	/* http_transport_curl in production */
 	void *transport_ctx;		/* its struct http_client */
+	void (*sleep_ms)(long ms);	/* between /next attempts; NULL = nanosleep */
 };
 
 /*

@@ -804,12 +804,14 @@ def _stop_process(proc, grace_s=2.0):
 
 
 def run_lambda(bootstrap_path, events, env=None, timeout_s=30, aws=None,
-               function_name=DEFAULT_FUNCTION_NAME, timeout_ms=30000):
+               function_name=DEFAULT_FUNCTION_NAME, timeout_ms=30000, next_faults=None):
     """Run a bootstrap against the Runtime API emulator for ``events``.
 
     ``events``: payloads (any JSON value) or Event objects.  ``aws``: an
     AwsEmu whose URL/region/credentials go in the environment.  ``env``
-    overrides (None removes a variable).  Returns a LambdaRun once every event
+    overrides (None removes a variable).  ``next_faults``: rtemu faults for
+    the first GET /next calls (``[{"kind": "reset", "count": 2}]``, see
+    rtemu.py).  Returns a LambdaRun once every event
     has a result, the process exited, it reported an init error, or
     ``timeout_s`` passed.
     """
@@ -825,6 +827,8 @@ def run_lambda(bootstrap_path, events, env=None, timeout_s=30, aws=None,
         for ev in events:
             spec = ev.to_json() if isinstance(ev, Event) else {'payload': ev}
             request_ids.append(http_json('POST', f'{rt_url}/_rt/invoke', spec)['request_id'])
+        if next_faults:
+            http_json('POST', f'{rt_url}/_rt/next_faults', next_faults)
 
         full_env = _merge_env(base_env(function_name, region, aws), env)
         full_env['AWS_LAMBDA_RUNTIME_API'] = f'127.0.0.1:{rt.port}'

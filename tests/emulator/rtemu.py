@@ -19,6 +19,14 @@ are accepted but flagged ``late``.
 Control API (plain JSON):
     POST /_rt/invoke     queue an event  {"payload", "trace_id", "timeout_ms",
                          "request_id", "client_context", "cognito_identity"}
+    POST /_rt/next_faults  make the next GET /next calls fail, in order:
+                         [{"kind": "reset" | "close" | "status",
+                           "status": 500, "count": 1}]
+                         (reset: a TCP RST and no answer; close: the
+                         connection closed with no answer; status: that
+                         HTTP status with an error document). Appended to
+                         the faults still pending. Every /next that got a
+                         fault is counted in results' "next_faults_served".
     GET  /_rt/results    everything recorded so far
     POST /_rt/shutdown
 
@@ -30,7 +38,10 @@ import collections
 import http.server
 import json
 import os
+import io
 import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -64,6 +75,8 @@ class Runtime:
         self.init_error = None
         self.next_calls = 0
         self.next_while_outstanding = 0         # /next before finishing the last
+        self.next_faults = collections.deque()  # pending faults, one per /next
+        self.next_faults_served = 0
         self.stopping = False
 
     # -- control side -----------------------------------------------------
@@ -104,6 +117,35 @@ class Runtime:
             self.cond.notify_all()
         return rid
 
+    def add_next_faults(self, faults):
+        """Queue faults for the next /next calls (see the module docstring)."""
+        if not isinstance(faults, list):
+            raise ValueError('next_faults takes a list of faults')
+        expanded = []
+        for f in faults:
+            if not isinstance(f, dict) or set(f) - {'kind', 'status', 'count'}:
+                raise ValueError(f'a fault is {{"kind", "status", "count"}}, not {f!r}')
+            kind = f.get('kind')
+            if kind not in ('reset', 'close', 'status'):
+                raise ValueError(f'unknown fault kind {kind!r}')
+            status = f.get('status', 500)
+            if kind == 'status' and not (isinstance(status, int) and 400 <= status <= 599):
+                raise ValueError(f'a status fault needs a 4xx or 5xx status, not {status!r}')
+            count = f.get('count', 1)
+            if not isinstance(count, int) or count < 1:
+                raise ValueError(f'count must be a positive integer, not {count!r}')
+            expanded += [{'kind': kind, 'status': status}] * count
+        with self.cond:
+            self.next_faults.extend(expanded)
+
+    def take_next_fault(self):
+        """The fault for this /next, or None."""
+        with self.cond:
+            if not self.next_faults:
+                return None
+            self.next_faults_served += 1
+            return self.next_faults.popleft()
+
     def results(self):
         with self.cond:
             return {
@@ -112,6 +154,8 @@ class Runtime:
                 'init_error': self.init_error,
                 'next_calls': self.next_calls,
                 'next_while_outstanding': self.next_while_outstanding,
+                'next_faults_served': self.next_faults_served,
+                'next_faults_pending': len(self.next_faults),
                 'queued': len(self.queue),
                 'function_arn': self.function_arn,
             }
@@ -276,10 +320,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return False
 
+    def _reset(self):
+        """Abort the connection with a TCP RST (SO_LINGER 0), no response."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack('ii', 1, 0))
+            # rfile holds a reference to the socket's fd: drop it so that
+            # close() really closes (-> RST); wfile becomes a dummy so the
+            # base class can still flush it.
+            self.rfile.close()
+            self.wfile = io.BytesIO()
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _next_fault(self, fault):
+        if fault['kind'] == 'reset':
+            self._reset()
+        elif fault['kind'] == 'close':
+            self.close_connection = True
+        else:
+            self._reply(fault['status'], _err('ServiceUnavailable' if fault['status'] >= 500
+                                              else 'InvalidRequest',
+                                              'injected fault'))
+
     def do_GET(self):
         rt = self.server.runtime
         self._read_body()
         if self.path == f'{API}/invocation/next':
+            fault = rt.take_next_fault()
+            if fault:
+                self._next_fault(fault)
+                return
             got = rt.next_invocation()
             if got is None:
                 self._reply(403 if rt.init_error else 503,
@@ -318,6 +391,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self._reply(400, {'error': str(e)})
                 return
             self._reply(200, {'request_id': rid})
+            return
+        if self.path == '/_rt/next_faults':
+            try:
+                rt.add_next_faults(json.loads(body or b'[]'))
+            except ValueError as e:
+                self._reply(400, {'error': str(e)})
+                return
+            self._reply(200, {'ok': True})
             return
         if self.path == '/_rt/shutdown':
             self._reply(200, {'ok': True})

@@ -199,6 +199,43 @@ def test_keep_alive_across_next_and_response(rt):
     assert [i['kind'] for i in results(rt)['invocations']] == ['response'] * 3
 
 
+def test_next_faults_in_order_then_the_event(rt):
+    rid = invoke(rt, {'after': 'faults'})
+    assert http_json('POST', f'{rt}/_rt/next_faults',
+                     [{'kind': 'status', 'status': 503, 'count': 2},
+                      {'kind': 'reset'}, {'kind': 'close'}]) == {'ok': True}
+    for _ in range(2):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            next_event(rt)
+        assert e.value.code == 503
+        assert json.loads(e.value.read())['errorType'] == 'ServiceUnavailable'
+    with pytest.raises(ConnectionResetError):
+        next_event(rt)
+    with pytest.raises(http.client.RemoteDisconnected):
+        next_event(rt)
+    assert results(rt)['invocations'][0]['state'] == 'queued'  # no fault consumed it
+    _, headers, body = next_event(rt)
+    assert headers['Lambda-Runtime-Aws-Request-Id'] == rid
+    assert json.loads(body) == {'after': 'faults'}
+    res = results(rt)
+    assert res['next_faults_served'] == 4 and res['next_faults_pending'] == 0
+    assert res['next_calls'] == 1  # only the one that delivered
+
+
+@pytest.mark.parametrize('faults', [
+    {'kind': 'reset'},                       # not a list
+    [{'kind': 'explode'}],
+    [{'kind': 'status', 'status': 200}],
+    [{'kind': 'reset', 'count': 0}],
+    [{'kind': 'reset', 'extra': 1}],
+])
+def test_next_faults_refused(rt, faults):
+    with pytest.raises(urllib.error.HTTPError) as e:
+        http_json('POST', f'{rt}/_rt/next_faults', faults)
+    assert e.value.code == 400
+    assert results(rt)['next_faults_pending'] == 0
+
+
 def test_events_file(tmp_path):
     events = tmp_path / 'events.json'
     events.write_text(json.dumps([{'payload': {'a': 1}, 'request_id': 'req-1',

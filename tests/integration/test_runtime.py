@@ -148,15 +148,99 @@ def test_crash(echo_fn):
     assert r.results == [None, None]
 
 
+NEXT_ATTEMPTS = 5          # runtime/lambda_internal.h: LAMBDA_NEXT_ATTEMPTS
+NEXT_BACKOFF_S = 0.05 + 0.1 + 0.2 + 0.4
+
+
 def test_runtime_api_unreachable(echo_fn):
     env = {"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{closed_port()}"}
     start = time.monotonic()
     p = command(echo_fn, [], env=env)
     elapsed = time.monotonic() - start
     assert p.returncode == 1
-    assert elapsed < 10, f"took {elapsed:.1f}s"
-    assert b"Runtime API" in p.stderr
-    assert len(p.stderr.splitlines()) < 5  # one failure, not a loop of them
+    assert NEXT_BACKOFF_S <= elapsed < 10, f"took {elapsed:.1f}s"
+    err = p.stderr.decode()
+    assert f"after {NEXT_ATTEMPTS} attempts" in err, err
+    # a warning per retry and one final error, not a loop of them
+    assert len(err.splitlines()) == NEXT_ATTEMPTS, err
+
+
+@pytest.mark.parametrize("faults", [
+    # (a connection closed without an answer comes first: on a connection it
+    # reuses, libcurl itself retries that once, on a new one, unseen by us)
+    [{"kind": "close"}, {"kind": "reset"}, {"kind": "status", "status": 503}],
+    [{"kind": "status", "status": 500, "count": NEXT_ATTEMPTS - 1}],
+], ids=["close-reset-503", "500-x4"])
+def test_next_transient_failures_are_retried(echo_fn, faults):
+    r = run_lambda(echo_fn, [Event({"k": 1}, request_id="after-faults"), {"k": 2}],
+                   next_faults=faults, timeout_s=60)
+    assert not r.timed_out, r.stderr
+    n = sum(f.get("count", 1) for f in faults)
+    assert r.raw["next_faults_served"] == n, r.raw
+    got = result(r, 0, "response")["body_json"]
+    assert got["request_id"] == "after-faults" and got["payload"] == {"k": 1}
+    assert got["invocation"] == 1  # the same process: no cold start
+    assert result(r, 1, "response")["body_json"]["invocation"] == 2
+    assert r.exit_code is None, r.stderr  # still waiting for more
+    assert r.stderr.count("retrying in") == n, r.stderr
+
+
+def test_next_failing_persistently_ends_the_process(echo_fn):
+    r = run_lambda(echo_fn, [{}], next_faults=[{"kind": "status", "status": 502, "count": 50}],
+                   timeout_s=60)
+    assert not r.timed_out, r.stderr
+    assert r.exit_code == 1, r.stderr
+    assert r.results == [None]
+    assert r.raw["next_faults_served"] == NEXT_ATTEMPTS
+    assert r.stderr.count("retrying in") == NEXT_ATTEMPTS - 1, r.stderr
+    assert f"after {NEXT_ATTEMPTS} attempts: status 502" in r.stderr, r.stderr
+
+
+def test_next_refused_with_4xx_is_not_retried(echo_fn):
+    r = run_lambda(echo_fn, [{}], next_faults=[{"kind": "status", "status": 403, "count": 50}],
+                   timeout_s=60)
+    assert r.exit_code == 1, r.stderr
+    assert r.raw["next_faults_served"] == 1
+    assert "retrying" not in r.stderr
+    assert "status 403" in r.stderr
+
+
+def test_next_connect_timeout_is_short(echo_fn):
+    """A Runtime API whose accept queue is full never completes a connection:
+    each attempt gives up after 1 s (not libcurl's default), then the
+    process exits after its retries."""
+    listener = socket.socket()
+    fillers = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        # fill the accept queue: from then on the kernel drops new SYNs
+        while len(fillers) < 16:
+            c = socket.socket()
+            c.settimeout(0.3)
+            try:
+                c.connect(("127.0.0.1", port))
+            except (socket.timeout, BlockingIOError):
+                c.close()
+                break
+            fillers.append(c)
+        else:
+            pytest.skip("the kernel kept accepting connections into a full queue")
+        env = {"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}"}
+        start = time.monotonic()
+        p = command(echo_fn, [], env=env)
+        elapsed = time.monotonic() - start
+    finally:
+        for c in fillers:
+            c.close()
+        listener.close()
+    err = p.stderr.decode()
+    assert p.returncode == 1, err
+    assert f"after {NEXT_ATTEMPTS} attempts" in err, err
+    assert "Timeout was reached" in err, err
+    assert NEXT_ATTEMPTS * 1.0 <= elapsed < NEXT_ATTEMPTS * 1.0 + NEXT_BACKOFF_S + 3, (
+        f"took {elapsed:.1f}s\n{err}")
 
 
 def test_payload_not_logged(echo_fn):
@@ -188,7 +272,7 @@ def test_local_event_stdin(echo_fn):
     got = json.loads(out)
     assert got["payload"] == {"k": "v"}
     assert got["request_id"].startswith("local-")
-    assert 890_000 < got["remaining_ms"] <= 900_000
+    assert 290_000 < got["remaining_ms"] <= 300_000  # 5 minutes, not Lambda's 15
 
 
 def test_local_event_file(echo_fn, tmp_path):
@@ -212,6 +296,11 @@ def test_local_init_failure(echo_fn):
     rc, out, err = run_local(echo_fn, {}, env={"ECHO_FAIL_INIT": "1"})
     assert rc == 1
     assert "ECHO_FAIL_INIT" in err
+    # the same JSON as any other failure, as --help promises
+    doc = json.loads(out)
+    assert set(doc) == {"errorType", "errorMessage"}, doc
+    assert doc["errorType"] == "Runtime.InitError"
+    assert "ECHO_FAIL_INIT" in doc["errorMessage"]
 
 
 def test_help(echo_fn):
@@ -220,6 +309,8 @@ def test_help(echo_fn):
     out = p.stdout.decode()
     assert "ECHO_FAIL_INIT" in out  # the function's configuration
     assert "AWS_LAMBDA_RUNTIME_API" in out and "LOCAL_TIMEOUT_MS" in out
+    assert "default: 300000 (5 minutes)" in out
+    assert "Runtime.InitError" in out
 
 
 def test_version(echo_fn):

@@ -101,6 +101,47 @@ static void test_endpoints(void **state)
 	assert_string_equal(buf_cstr(&url), "https://ec2.cn-north-1.amazonaws.com.cn");
 	aws_client_free(c);
 
+	/* every partition of botocore's endpoints.json that the default builds */
+	static const struct {
+		const char *region, *ec2, *autoscaling, *ssm;
+	} partitions[] = {
+		{ "us-east-1", "https://ec2.us-east-1.amazonaws.com",
+		  "https://autoscaling.us-east-1.amazonaws.com", "https://ssm.us-east-1.amazonaws.com" },
+		{ "il-central-1", "https://ec2.il-central-1.amazonaws.com", NULL, NULL },
+		{ "cn-northwest-1", "https://ec2.cn-northwest-1.amazonaws.com.cn",
+		  "https://autoscaling.cn-northwest-1.amazonaws.com.cn",
+		  "https://ssm.cn-northwest-1.amazonaws.com.cn" },
+		{ "us-gov-west-1", "https://ec2.us-gov-west-1.amazonaws.com",
+		  "https://autoscaling.us-gov-west-1.amazonaws.com",
+		  "https://ssm.us-gov-west-1.amazonaws.com" },
+		{ "us-iso-east-1", "https://ec2.us-iso-east-1.c2s.ic.gov",
+		  "https://autoscaling.us-iso-east-1.c2s.ic.gov", "https://ssm.us-iso-east-1.c2s.ic.gov" },
+		{ "us-isob-east-1", "https://ec2.us-isob-east-1.sc2s.sgov.gov",
+		  "https://autoscaling.us-isob-east-1.sc2s.sgov.gov",
+		  "https://ssm.us-isob-east-1.sc2s.sgov.gov" },
+	};
+	for (size_t i = 0; i < sizeof(partitions) / sizeof(partitions[0]); i++) {
+		const char *want[3] = { partitions[i].ec2, partitions[i].autoscaling,
+					partitions[i].ssm };
+		const struct aws_service *svc[3] = { &aws_service_ec2, &aws_service_autoscaling,
+						     &aws_service_ssm };
+
+		o.region = partitions[i].region;
+		c = aws_client_new(&o);
+		for (size_t j = 0; j < 3; j++) {
+			if (!want[j])
+				continue;
+			buf_reset(&url);
+			aws_client_endpoint(c, svc[j], &url);
+			assert_string_equal(buf_cstr(&url), want[j]);
+		}
+		aws_client_free(c);
+	}
+	assert_null(aws_region_dns_suffix("us-isof-south-1"));
+	assert_null(aws_region_dns_suffix("eu-isoe-west-1"));
+	assert_null(aws_region_dns_suffix("eusc-de-east-1"));
+	assert_string_equal(aws_region_dns_suffix("us-west-2"), "amazonaws.com");
+
 	o.region = "eu-west-1";
 	o.endpoint_url = "http://127.0.0.1:4566";
 	o.endpoint_url_ssm = "http://127.0.0.1:9999/";
@@ -452,6 +493,15 @@ static void test_from_env(void **state)
 		{ "AK", "SK", "eu-west-1", NULL, "0", NULL, ERR_CONFIG, "AWS_MAX_ATTEMPTS" },
 		{ "AK", "SK", "eu-west-1", NULL, "3x", NULL, ERR_CONFIG, "AWS_MAX_ATTEMPTS" },
 		{ "AK", "SK", "eu-west-1", NULL, NULL, "ftp://x", ERR_CONFIG, "AWS_ENDPOINT_URL" },
+		{ "AK", "SK", "cn-north-1", NULL, NULL, NULL, 0, "" },
+		{ "AK", "SK", "us-gov-west-1", NULL, NULL, NULL, 0, "" },
+		{ "AK", "SK", "us-isob-east-1", NULL, NULL, NULL, 0, "" },
+		/* a partition whose endpoints are not built in needs the override */
+		{ "AK", "SK", "us-isof-south-1", NULL, NULL, NULL, ERR_CONFIG,
+		  "the endpoints of AWS_REGION 'us-isof-south-1' are not built in; set "
+		  "AWS_ENDPOINT_URL" },
+		{ "AK", "SK", "eu-isoe-west-1", NULL, NULL, NULL, ERR_CONFIG, "AWS_ENDPOINT_URL" },
+		{ "AK", "SK", "eu-isoe-west-1", NULL, NULL, "https://vpce.example", 0, "" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -470,6 +520,29 @@ static void test_from_env(void **state)
 		assert_true(rows[i].want ? c == NULL : c != NULL);
 		assert_null(strstr(buf_cstr(&msg), "SK"));
 		aws_client_free(c);
+		buf_release(&msg);
+	}
+
+	/* there, the per-service endpoints must name every service */
+	{
+		static const char *const vars[] = { "AWS_ENDPOINT_URL_EC2",
+						    "AWS_ENDPOINT_URL_AUTO_SCALING",
+						    "AWS_ENDPOINT_URL_SSM" };
+		struct aws_client *c = NULL;
+		struct buf msg = BUF_INIT;
+
+		setenv("AWS_REGION", "us-isof-south-1", 1);
+		unsetenv("AWS_ENDPOINT_URL");
+		for (size_t i = 0; i < 3; i++) {
+			setenv(vars[i], "https://vpce.example", 1);
+			assert_int_equal(aws_client_from_env(&c, &msg), i < 2 ? ERR_CONFIG : 0);
+			assert_true(i < 2 ? c == NULL : c != NULL);
+			aws_client_free(c);
+			c = NULL;
+			buf_reset(&msg);
+		}
+		for (size_t i = 0; i < 3; i++)
+			unsetenv(vars[i]);
 		buf_release(&msg);
 	}
 }

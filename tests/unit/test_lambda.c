@@ -201,6 +201,8 @@ struct fake_next {
 struct fake_call {
 	char *method, *url, *body;
 	struct buf headers;	/* one "Name: value\n" per request header */
+	long timeout_ms, connect_timeout_ms;
+	bool no_proxy;
 };
 
 struct fake {
@@ -208,7 +210,7 @@ struct fake {
 	size_t next_count, next_used;
 	long post_status;
 	int post_err;
-	struct fake_call calls[16];
+	struct fake_call calls[24];
 	size_t call_count;
 };
 
@@ -225,6 +227,9 @@ static int fake_transport(void *ctx, const struct http_request *req,
 	call->body = req->body.ptr ? view_dup(req->body) : xstrdup("");
 	for (size_t i = 0; i < req->header_count; i++)
 		buf_appendf(&call->headers, "%s\n", req->headers[i]);
+	call->timeout_ms = req->timeout_ms;
+	call->connect_timeout_ms = req->connect_timeout_ms;
+	call->no_proxy = req->no_proxy;
 
 	buf_reset(&resp->body);
 	buf_reset(&resp->headers);
@@ -239,7 +244,9 @@ static int fake_transport(void *ctx, const struct http_request *req,
 		}
 		n = &f->next[f->next_used++];
 		if (n->err) {
-			buf_appends(errmsg, "Failed to connect: Connection refused");
+			buf_appends(errmsg, n->err == ERR_TIMEOUT
+						    ? "Connection timed out after 1000 milliseconds"
+						    : "Failed to connect: Connection refused");
 			return n->err;
 		}
 		resp->status = n->status;
@@ -282,7 +289,15 @@ static struct {
 	size_t big;			/* handler answers with this many bytes */
 	bool empty;			/* handler answers nothing */
 	struct seen seen[4];
+	long sleeps[8];			/* the runtime's waits between /next tries */
+	size_t sleep_count;
 } h;
+
+static void fake_sleep_ms(long ms)
+{
+	assert_true(h.sleep_count < ARRAY_SIZE(h.sleeps));
+	h.sleeps[h.sleep_count++] = ms;
+}
 
 static char *dup_or_null(const char *s)
 {
@@ -372,7 +387,7 @@ static int teardown(void **unused)
 
 static int run(struct fake *f, long max)
 {
-	struct lambda_runtime rt = { "127.0.0.1:9001", fake_transport, f };
+	struct lambda_runtime rt = { "127.0.0.1:9001", fake_transport, f, fake_sleep_ms };
 
 	return lambda_run(&rt, &test_fn, max);
 }
@@ -556,20 +571,30 @@ static void test_run_init_error_unreachable(void **unused)
 	fake_release(&f);
 }
 
-/* Every way /next can go wrong ends the loop (forever = 0) instead of spinning. */
+/*
+ * Every way /next can go wrong ends the loop (forever = 0) instead of
+ * spinning: at once when Lambda refuses (4xx) or answers nonsense, after
+ * LAMBDA_NEXT_ATTEMPTS tries when it keeps failing transiently (the fake
+ * refuses the connection once its script is used up).
+ */
 static void test_run_next_failures(void **unused)
 {
 	static const struct {
 		struct fake_next next;
 		int err;
+		size_t calls;
 	} cases[] = {
-		{ { ERR_HTTP, 0, NULL, NULL }, ERR_HTTP },
+		{ { ERR_HTTP, 0, NULL, NULL }, ERR_HTTP, LAMBDA_NEXT_ATTEMPTS },
+		{ { ERR_TIMEOUT, 0, NULL, NULL }, ERR_HTTP, LAMBDA_NEXT_ATTEMPTS },
 		{ { 0, 500, "Lambda-Runtime-Aws-Request-Id: r\r\n",
-		    "{\"errorType\":\"Runtime.Broken\"}" }, ERR_AWS },
-		{ { 0, 403, "", "" }, ERR_AWS },
-		{ { 0, 200, "", "{}" }, ERR_PARSE },
-		{ { 0, 200, "Lambda-Runtime-Aws-Request-Id:\r\n", "{}" }, ERR_PARSE },
-		{ { 0, 200, "Lambda-Runtime-Aws-Request-Id: ../../x\r\n", "{}" }, ERR_PARSE },
+		    "{\"errorType\":\"Runtime.Broken\"}" }, ERR_HTTP, LAMBDA_NEXT_ATTEMPTS },
+		{ { 0, 403, "", "" }, ERR_AWS, 1 },
+		{ { 0, 400, "", "{\"errorType\":\"InvalidStateTransition\"}" }, ERR_AWS, 1 },
+		{ { 0, 204, "Lambda-Runtime-Aws-Request-Id: r\r\n", "" }, ERR_AWS, 1 },
+		{ { ERR_TOO_LARGE, 0, NULL, NULL }, ERR_TOO_LARGE, 1 },
+		{ { 0, 200, "", "{}" }, ERR_PARSE, 1 },
+		{ { 0, 200, "Lambda-Runtime-Aws-Request-Id:\r\n", "{}" }, ERR_PARSE, 1 },
+		{ { 0, 200, "Lambda-Runtime-Aws-Request-Id: ../../x\r\n", "{}" }, ERR_PARSE, 1 },
 	};
 
 	(void)unused;
@@ -577,12 +602,81 @@ static void test_run_next_failures(void **unused)
 		struct fake f = { .next = &cases[i].next, .next_count = 1 };
 
 		h.handle_calls = h.release_calls = 0;
+		h.sleep_count = 0;
 		assert_int_equal(run(&f, 0), cases[i].err);
 		assert_int_equal(h.handle_calls, 0);
 		assert_int_equal(h.release_calls, 1);
-		assert_int_equal(f.call_count, 1);
+		assert_int_equal(f.call_count, cases[i].calls);
+		assert_int_equal(h.sleep_count, cases[i].calls - 1);
+		for (size_t j = 0; j < f.call_count; j++)
+			assert_string_equal(f.calls[j].url, URL("/runtime/invocation/next"));
 		fake_release(&f);
 	}
+}
+
+/* A Runtime API that stumbles a few times is waited for, with a backoff. */
+static void test_run_next_retried(void **unused)
+{
+	static const struct fake_next next[] = {
+		{ ERR_HTTP, 0, NULL, NULL },	/* refused or reset */
+		{ 0, 503, "", "{\"errorType\":\"ServiceUnavailable\"}" },
+		{ ERR_TIMEOUT, 0, NULL, NULL },	/* a connect timeout */
+		{ 0, 502, "", "" },
+		{ 0, 200, "Lambda-Runtime-Aws-Request-Id: late-1\r\n", "{\"n\":1}" },
+		{ 0, 200, "Lambda-Runtime-Aws-Request-Id: late-2\r\n", "{\"n\":2}" },
+	};
+	struct fake f = { .next = next, .next_count = ARRAY_SIZE(next) };
+
+	(void)unused;
+	assert_int_equal(run(&f, 2), 0);
+	assert_int_equal(h.handle_calls, 2);
+	assert_string_equal(h.seen[0].request_id, "late-1");
+	assert_string_equal(h.seen[0].payload, "{\"n\":1}");
+	assert_string_equal(h.seen[1].request_id, "late-2");
+	/* four failures then the event, its response, the next event at once */
+	assert_int_equal(f.call_count, 8);
+	assert_string_equal(f.calls[5].url, URL("/runtime/invocation/late-1/response"));
+	assert_string_equal(f.calls[7].url, URL("/runtime/invocation/late-2/response"));
+	assert_int_equal(h.sleep_count, 4);
+	assert_int_equal(h.sleeps[0], LAMBDA_NEXT_BACKOFF_MS);
+	assert_int_equal(h.sleeps[1], 2 * LAMBDA_NEXT_BACKOFF_MS);
+	assert_int_equal(h.sleeps[2], 4 * LAMBDA_NEXT_BACKOFF_MS);
+	assert_int_equal(h.sleeps[3], 8 * LAMBDA_NEXT_BACKOFF_MS);
+	fake_release(&f);
+
+	/* the backoff starts again for the next invocation */
+	memset(&f, 0, sizeof(f));
+	f.next = next + 2;
+	f.next_count = 4;
+	h.sleep_count = 0;
+	assert_int_equal(run(&f, 2), 0);
+	assert_int_equal(h.sleep_count, 2);
+	assert_int_equal(h.sleeps[1], 2 * LAMBDA_NEXT_BACKOFF_MS);
+	fake_release(&f);
+}
+
+/*
+ * /next may wait as long as the sandbox is frozen (no total timeout), but a
+ * connection to the Runtime API that does not come up in 1 s is a failure
+ * (and retried); neither /next nor a result goes through a proxy.
+ */
+static void test_run_timeouts(void **unused)
+{
+	static const struct fake_next next[] = {
+		{ 0, 200, "Lambda-Runtime-Aws-Request-Id: t-1\r\n", "{}" },
+	};
+	struct fake f = { .next = next, .next_count = 1 };
+
+	(void)unused;
+	assert_int_equal(run(&f, 1), 0);
+	assert_int_equal(f.call_count, 2);
+	assert_string_equal(f.calls[0].method, "GET");
+	assert_int_equal(f.calls[0].timeout_ms, 0);
+	assert_int_equal(f.calls[0].connect_timeout_ms, LAMBDA_CONNECT_TIMEOUT_MS);
+	assert_int_equal(LAMBDA_CONNECT_TIMEOUT_MS, 1000);
+	assert_true(f.calls[0].no_proxy);
+	assert_true(f.calls[1].no_proxy);
+	fake_release(&f);
 }
 
 static void test_run_post_failures(void **unused)
@@ -625,7 +719,9 @@ static void test_run_forever(void **unused)
 	assert_int_equal(h.handle_calls, 3);
 	assert_int_equal(h.release_calls, 1);
 	assert_string_equal(h.seen[2].payload, "3");
-	assert_int_equal(f.call_count, 7);
+	/* 3 x (/next, /response), then /next refused LAMBDA_NEXT_ATTEMPTS times */
+	assert_int_equal(f.call_count, 6 + LAMBDA_NEXT_ATTEMPTS);
+	assert_int_equal(h.sleep_count, LAMBDA_NEXT_ATTEMPTS - 1);
 	fake_release(&f);
 }
 
@@ -652,6 +748,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_init_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_init_error_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_next_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_next_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_post_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_forever, setup, teardown),
 	};
