@@ -382,6 +382,91 @@ int ec2_delete_snapshot(struct aws_client *aws, const char *snapshot_id, bool dr
 	return call_dry_runnable(aws, "DeleteSnapshot", &params, dry_run, error);
 }
 
+/* ---- snapshots and tags ---- */
+
+static void snapshot_release(struct ec2_snapshot *snapshot)
+{
+	free(snapshot->id);
+	free(snapshot->owner_id);
+	tags_release(snapshot->tags, snapshot->tag_count);
+}
+
+void ec2_snapshot_list_release(struct ec2_snapshot_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		snapshot_release(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+const char *ec2_snapshot_tag(const struct ec2_snapshot *snapshot, const char *key)
+{
+	return tag_lookup(snapshot->tags, snapshot->tag_count, key);
+}
+
+int ec2_parse_snapshots(const struct xml_node *root, struct ec2_snapshot_list *out)
+{
+	if (!xml_child(root, "snapshotSet") && strcmp(root->name, "DescribeSnapshotsResponse"))
+		return ERR_PARSE;
+	xml_for_each(item, xml_child(root, "snapshotSet"), "item") {
+		struct ec2_snapshot *s;
+		const char *owner = xml_text(item, "ownerId");
+
+		out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
+		s = &out->items[out->count];
+		memset(s, 0, sizeof(*s));
+		s->id = text_dup(item, "snapshotId");
+		if (!s->id) {
+			snapshot_release(s);
+			return ERR_PARSE;
+		}
+		s->owner_id = xstrdup(owner ? owner : "");
+		parse_tags(xml_child(item, "tagSet"), &s->tags, &s->tag_count);
+		out->count++;
+	}
+	return 0;
+}
+
+static int on_snapshots_page(void *ctx, const struct xml_node *root)
+{
+	return ec2_parse_snapshots(root, ctx);
+}
+
+int ec2_describe_snapshots(struct aws_client *aws, const char *const *owners,
+			   const struct ec2_filter_list *filters, struct ec2_snapshot_list *out,
+			   struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+	int err;
+
+	/* the model's member is OwnerIds; its wire name is Owner.N */
+	for (size_t i = 0; owners && owners[i]; i++)
+		aws_params_addf(&params, owners[i], "Owner.%zu", i + 1);
+	if (filters)
+		ec2_filters_to_params(filters, &params);
+	aws_params_add(&params, "MaxResults", EC2_MAX_RESULTS);
+	err = aws_query_all(aws, &aws_service_ec2, "DescribeSnapshots", &params, on_snapshots_page,
+			    out, error);
+	if (err)
+		ec2_snapshot_list_release(out);
+	aws_params_release(&params);
+	return err;
+}
+
+int ec2_create_tags(struct aws_client *aws, const char *const *ids, size_t n, const char *key,
+		    const char *value, bool dry_run, struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+
+	/* Resources and Tags in the model; ResourceId.N and Tag.N.Key on the wire */
+	for (size_t i = 0; i < n; i++)
+		aws_params_addf(&params, ids[i], "ResourceId.%zu", i + 1);
+	aws_params_add(&params, "Tag.1.Key", key);
+	aws_params_add(&params, "Tag.1.Value", value);
+	return call_dry_runnable(aws, "CreateTags", &params, dry_run, error);
+}
+
 /* ---- launch templates ---- */
 
 static void launch_template_version_release(struct ec2_launch_template_version *v)

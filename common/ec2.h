@@ -196,6 +196,55 @@ int ec2_deregister_image(struct aws_client *aws, const char *image_id, bool dry_
 int ec2_delete_snapshot(struct aws_client *aws, const char *snapshot_id, bool dry_run,
 			struct aws_error *error) WARN_UNUSED;
 
+/* ---- snapshots and tags ---- */
+
+struct ec2_snapshot {
+	char *id;
+	char *owner_id;		/* "" when none */
+	struct ec2_tag *tags;
+	size_t tag_count;
+};
+
+struct ec2_snapshot_list {
+	struct ec2_snapshot *items;
+	size_t count;
+	size_t cap;
+};
+#define EC2_SNAPSHOT_LIST_INIT { NULL, 0, 0 }
+
+void ec2_snapshot_list_release(struct ec2_snapshot_list *list);
+const char *ec2_snapshot_tag(const struct ec2_snapshot *snapshot, const char *key);
+
+/*
+ * DescribeSnapshots of the given owners (NULL-terminated: "self"; NULL:
+ * any) matching the filters (NULL: none), every page (MaxResults 1000).
+ * All or an error: on failure the list holds nothing.
+ */
+int ec2_describe_snapshots(struct aws_client *aws, const char *const *owners,
+			   const struct ec2_filter_list *filters, struct ec2_snapshot_list *out,
+			   struct aws_error *error) WARN_UNUSED;
+
+/*
+ * One page of DescribeSnapshots:
+ *   <DescribeSnapshotsResponse>
+ *     <snapshotSet><item>
+ *       <snapshotId/> <ownerId/> <tagSet><item><key/><value/></item></tagSet>
+ *     </item></snapshotSet>
+ *     <nextToken/>
+ *   </DescribeSnapshotsResponse>
+ * Appends to `out`. ERR_PARSE when a snapshot lacks its id.
+ */
+int ec2_parse_snapshots(const struct xml_node *root, struct ec2_snapshot_list *out) WARN_UNUSED;
+
+/*
+ * CreateTags: sets the tag key=value on up to 1000 resources (instances,
+ * images, snapshots) in one call; EC2 tags all or none. Setting a tag
+ * again to the same value changes nothing, so a retry is harmless. With
+ * dry_run, success means DryRunOperation.
+ */
+int ec2_create_tags(struct aws_client *aws, const char *const *ids, size_t n, const char *key,
+		    const char *value, bool dry_run, struct aws_error *error) WARN_UNUSED;
+
 /* ---- launch templates ---- */
 
 struct ec2_launch_template_version {

@@ -61,6 +61,24 @@ int image_pruner_list_own(struct aws_client *aws, struct ec2_image_list *out, st
 	return err;
 }
 
+int image_pruner_list_marked(struct aws_client *aws, struct ec2_snapshot_list *out,
+			     struct buf *errmsg)
+{
+	static const char *const marker[] = { IMAGE_PRUNER_MARKER_TAG, NULL };
+	struct ec2_filter_list filters = EC2_FILTER_LIST_INIT;
+	struct aws_error e;
+	int err;
+
+	ec2_filters_add(&filters, "tag-key", marker);
+	err = ec2_describe_snapshots(aws, self_owner, &filters, out, &e);
+	if (err) {
+		buf_appends(errmsg, "cannot list the snapshots marked " IMAGE_PRUNER_MARKER_TAG ": ");
+		aws_error_describe(&e, errmsg);
+	}
+	ec2_filters_release(&filters);
+	return err;
+}
+
 /*
  * A launch template version asked for on its own (by an Auto Scaling group
  * naming a numbered version, or a template the account-wide listing did
@@ -639,6 +657,70 @@ size_t image_pruner_plan_deletions(const struct image_pruner_plan *plan)
 	return n;
 }
 
+/* A marker's value names an image: "ami-" and hex digits (AWS writes 8 or 17). */
+static bool names_an_image(const char *value)
+{
+	size_t n;
+
+	if (!value || strncmp(value, "ami-", 4))
+		return false;
+	n = strspn(value + 4, "0123456789abcdef");
+	return n && !value[4 + n];
+}
+
+static const struct ec2_image *find_image(const struct ec2_image_list *images, const char *id)
+{
+	for (size_t i = 0; i < images->count; i++)
+		if (!strcmp(images->items[i].id, id))
+			return &images->items[i];
+	return NULL;
+}
+
+void image_pruner_plan_sweep(const struct ec2_snapshot_list *marked,
+			     const struct ec2_image_list *own, struct image_pruner_sweep *out)
+{
+	out->count = 0;
+	out->items = xcalloc(marked->count + 1, sizeof(*out->items));
+	for (size_t i = 0; i < marked->count; i++) {
+		const struct ec2_snapshot *snap = &marked->items[i];
+		const char *image = ec2_snapshot_tag(snap, IMAGE_PRUNER_MARKER_TAG);
+		struct image_pruner_sweep_decision *d;
+		const struct ec2_image *user = NULL;
+		struct buf reason = BUF_INIT;
+		bool dup = false;
+
+		for (size_t j = 0; j < out->count && !dup; j++)
+			dup = !strcmp(out->items[j].snapshot->id, snap->id);
+		if (dup)
+			continue;
+		d = &out->items[out->count++];
+		d->snapshot = snap;
+		d->image = image ? image : "";
+		if (!names_an_image(image))
+			buf_appendf(&reason, "its marker names no image ('%s')", d->image);
+		else if (find_image(own, image))
+			buf_appendf(&reason, "its image %s is still registered", image);
+		else
+			for (size_t j = 0; j < own->count && !user; j++)
+				if (has_snapshot(&own->items[j], snap->id))
+					user = &own->items[j];
+		if (user)
+			buf_appendf(&reason, "also used by %s", user->id);
+		d->delete = !reason.len;
+		d->reason = reason.len ? buf_detach(&reason) : NULL;
+		buf_release(&reason);
+	}
+}
+
+void image_pruner_sweep_release(struct image_pruner_sweep *sweep)
+{
+	for (size_t i = 0; i < sweep->count; i++)
+		free(sweep->items[i].reason);
+	free(sweep->items);
+	sweep->items = NULL;
+	sweep->count = 0;
+}
+
 /* ---- apply ---- */
 
 static void record_failure(struct image_pruner_result *r, const char *image, const char *snapshot,
@@ -693,6 +775,64 @@ static bool in_use_by_itself(const struct aws_error *e, const char *image_id)
 	return !((*at >= '0' && *at <= '9') || (*at >= 'a' && *at <= 'f'));
 }
 
+static void record_swept(struct image_pruner_result *r, const char *snapshot, const char *image)
+{
+	struct image_pruner_swept *s;
+
+	r->swept = xrealloc(r->swept, (r->swept_count + 1) * sizeof(*r->swept));
+	s = &r->swept[r->swept_count++];
+	s->snapshot = xstrdup(snapshot);
+	s->image = xstrdup(image);
+}
+
+void image_pruner_apply_sweep(struct aws_client *aws, const struct image_pruner_sweep *sweep,
+			      bool dry_run, struct image_pruner_result *r)
+{
+	struct buf why = BUF_INIT;
+
+	r->dry_run = dry_run;
+	for (size_t i = 0; i < sweep->count; i++) {
+		const struct image_pruner_sweep_decision *d = &sweep->items[i];
+		const char *snap = d->snapshot->id;
+		struct aws_error e;
+
+		if (!d->delete) {
+			log_info("keeping marked snapshot %s: %s", snap, d->reason);
+			continue;
+		}
+		buf_reset(&why);
+		if (ec2_delete_snapshot(aws, snap, dry_run, &e)) {
+			if (!aws_error_is(&e, "InvalidSnapshot.NotFound")) {
+				aws_error_describe(&e, &why);
+				log_error("cannot delete snapshot '%s' left by %s: %s", snap, d->image,
+					  buf_cstr(&why));
+				record_failure(r, d->image, snap, buf_cstr(&why));
+				continue;
+			}
+			log_info("snapshot %s left by %s is gone already", snap, d->image);
+		} else {
+			log_info("%s snapshot %s left by %s, which is deregistered",
+				 dry_run ? "would delete" : "deleted", snap, d->image);
+		}
+		record_swept(r, snap, d->image);
+	}
+	buf_release(&why);
+}
+
+/*
+ * Marks the snapshots that go with an image before it is deregistered, so
+ * that a run that stops after the deregistration (a fault, a timeout)
+ * leaves them findable: the next run's sweep deletes them.
+ */
+static int mark_snapshots(struct aws_client *aws, const char *image_id,
+			  const struct id_list *snapshots, bool dry_run, struct aws_error *e)
+{
+	if (!snapshots->count)
+		return 0;
+	return ec2_create_tags(aws, (const char *const *)snapshots->items, snapshots->count,
+			       IMAGE_PRUNER_MARKER_TAG, image_id, dry_run, e);
+}
+
 static void delete_image(struct aws_client *aws, const struct image_pruner_plan *plan,
 			 const struct image_pruner_decision *d, bool dry_run,
 			 struct id_list *refused, struct image_pruner_result *r)
@@ -700,21 +840,10 @@ static void delete_image(struct aws_client *aws, const struct image_pruner_plan 
 	const char *id = d->image->id, *label = image_label(d->image);
 	const char *open = *label ? " (" : "", *close = *label ? ")" : "";
 	struct image_pruner_deleted *deleted;
+	struct id_list snapshots = ID_LIST_INIT;
 	struct buf why = BUF_INIT;
 	struct aws_error e;
 
-	if (ec2_deregister_image(aws, id, dry_run, &e)) {
-		aws_error_describe(&e, &why);
-		log_error("cannot deregister '%s'%s%s%s: %s", id, open, label, close,
-			  buf_cstr(&why));
-		record_failure(r, id, NULL, buf_cstr(&why));
-		id_list_add(refused, id);
-		buf_release(&why);
-		return;
-	}
-	log_info("%s %s%s%s%s, created %s", dry_run ? "would deregister" : "deregistered", id, open,
-		 label, close, d->image->creation_date);
-	deleted = record_deleted(r, id);
 	for (size_t i = 0; i < d->shared_snapshots.count; i++)
 		log_info("keeping snapshot %s of %s: %s", d->shared_snapshots.items[i].id, id,
 			 d->shared_snapshots.items[i].text);
@@ -722,15 +851,45 @@ static void delete_image(struct aws_client *aws, const struct image_pruner_plan 
 		const char *snap = d->snapshots.items[i];
 		const char *blocker = refused_user(plan, refused, snap);
 
-		if (blocker) {
+		if (blocker)
 			/* the next run deletes it, once that image has gone */
 			log_warn("keeping snapshot %s of %s: %s, which also uses it, was not "
 				 "deregistered",
 				 snap, id, blocker);
-			continue;
+		else
+			id_list_add(&snapshots, snap);
+	}
+	if (mark_snapshots(aws, id, &snapshots, dry_run, &e)) {
+		buf_appends(&why, "cannot mark its snapshots: ");
+		aws_error_describe(&e, &why);
+		log_error("not deregistering '%s'%s%s%s: %s", id, open, label, close,
+			  buf_cstr(&why));
+		record_failure(r, id, NULL, buf_cstr(&why));
+		id_list_add(refused, id);
+		goto out;
+	}
+	if (ec2_deregister_image(aws, id, dry_run, &e)) {
+		if (!aws_error_is(&e, "InvalidAMIID.NotFound")) {
+			aws_error_describe(&e, &why);
+			log_error("cannot deregister '%s'%s%s%s: %s", id, open, label, close,
+				  buf_cstr(&why));
+			record_failure(r, id, NULL, buf_cstr(&why));
+			id_list_add(refused, id);
+			goto out;
 		}
+		/* a retry after a lost answer, or someone else: it is gone either way */
+		log_info("%s%s%s%s is deregistered already", id, open, label, close);
+	} else {
+		log_info("%s %s%s%s%s, created %s", dry_run ? "would deregister" : "deregistered",
+			 id, open, label, close, d->image->creation_date);
+	}
+	deleted = record_deleted(r, id);
+	for (size_t i = 0; i < snapshots.count; i++) {
+		const char *snap = snapshots.items[i];
+
 		buf_reset(&why);
 		if (ec2_delete_snapshot(aws, snap, dry_run, &e) &&
+		    !aws_error_is(&e, "InvalidSnapshot.NotFound") &&
 		    !(dry_run && in_use_by_itself(&e, id))) {
 			aws_error_describe(&e, &why);
 			log_error("cannot delete snapshot '%s' of %s: %s", snap, id,
@@ -741,6 +900,8 @@ static void delete_image(struct aws_client *aws, const struct image_pruner_plan 
 		log_info("%s snapshot %s of %s", dry_run ? "would delete" : "deleted", snap, id);
 		id_list_add(&deleted->snapshots, snap);
 	}
+out:
+	id_list_release(&snapshots);
 	buf_release(&why);
 }
 
@@ -784,6 +945,11 @@ void image_pruner_result_release(struct image_pruner_result *r)
 		free(r->failed[i].error);
 	}
 	free(r->failed);
+	for (size_t i = 0; i < r->swept_count; i++) {
+		free(r->swept[i].snapshot);
+		free(r->swept[i].image);
+	}
+	free(r->swept);
 	id_list_release(&r->kept);
 	id_list_release(&r->in_use);
 	memset(r, 0, sizeof(*r));
@@ -793,7 +959,7 @@ char *image_pruner_result_json(const struct image_pruner_result *r)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *deleted = cJSON_AddArrayToObject(root, "deleted");
-	cJSON *failed;
+	cJSON *failed, *swept;
 	char *out;
 
 	for (size_t i = 0; i < r->deleted_count; i++) {
@@ -812,6 +978,13 @@ char *image_pruner_result_json(const struct image_pruner_result *r)
 			cJSON_AddStringToObject(o, "snapshot", r->failed[i].snapshot);
 		cJSON_AddStringToObject(o, "error", r->failed[i].error);
 		cJSON_AddItemToArray(failed, o);
+	}
+	swept = cJSON_AddArrayToObject(root, "swept");
+	for (size_t i = 0; i < r->swept_count; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "snapshot", r->swept[i].snapshot);
+		cJSON_AddStringToObject(o, "image", r->swept[i].image);
+		cJSON_AddItemToArray(swept, o);
 	}
 	cJSON_AddBoolToObject(root, "dry_run", r->dry_run);
 	out = json_print(root);
@@ -859,7 +1032,11 @@ void image_pruner_help(struct buf *out)
 		    "that is not terminated, a launch template's $Default or $Latest version, an\n"
 		    "Auto Scaling group's launch template or launch configuration). The others\n"
 		    "are deregistered and the snapshots behind them deleted, except snapshots\n"
-		    "another image still uses. If any listing fails, nothing is deleted.\n\n"
+		    "another image still uses. If any listing fails, nothing is deleted.\n"
+		    "Before an image is deregistered, its snapshots are tagged\n"
+		    "" IMAGE_PRUNER_MARKER_TAG "=<image id>; every run first deletes the\n"
+		    "tagged snapshots whose image is gone and that no other image uses, so an\n"
+		    "interrupted run leaves nothing behind.\n\n"
 		    "Event: a scheduled event, {}, or overrides (in either) such as\n"
 		    "  {\"dry_run\": true, \"max_images_count\": 8, "
 		    "\"image_filters\": \"name=devbox-*\"}\n"
@@ -982,8 +1159,10 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 		      struct lambda_response *resp)
 {
 	struct ec2_image_list family = EC2_IMAGE_LIST_INIT, own = EC2_IMAGE_LIST_INIT;
+	struct ec2_snapshot_list marked = EC2_SNAPSHOT_LIST_INIT;
 	struct id_note_list in_use = ID_NOTE_LIST_INIT;
 	struct image_pruner_plan plan = { NULL, 0 };
+	struct image_pruner_sweep sweep = { NULL, 0 };
 	struct image_pruner_result result = { 0 };
 	struct buf msg = BUF_INIT, desc = BUF_INIT;
 	const char *dry = opts->dry_run ? "dry run: " : "";
@@ -993,7 +1172,8 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 	ec2_filters_describe(opts->filters, &desc);
 	log_info("%slooking for images (%s), keeping the newest %zu", dry, buf_cstr(&desc),
 		 opts->keep_count);
-	if (image_pruner_list_family(aws, opts->filters, &family, &msg)) {
+	if (image_pruner_list_family(aws, opts->filters, &family, &msg) ||
+	    image_pruner_list_marked(aws, &marked, &msg)) {
 		fail_listing(&msg, resp);
 		goto out;
 	}
@@ -1001,7 +1181,8 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 	/*
 	 * The other listings only ever save an image the family alone would
 	 * have deleted (or a snapshot of one): with nothing to delete, they
-	 * are not needed.
+	 * are not needed. The sweep needs every own image (one may still use
+	 * a marked snapshot), and nothing else.
 	 */
 	image_pruner_plan(&family, &own, &in_use, opts->keep_count, &plan);
 	if (image_pruner_plan_deletions(&plan)) {
@@ -1015,7 +1196,14 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 	} else {
 		log_info("%zu image%s, %zu available: nothing to delete", family.count,
 			 family.count == 1 ? "" : "s", count_available(&family));
+		if (marked.count && image_pruner_list_own(aws, &own, &msg)) {
+			fail_listing(&msg, resp);
+			goto out;
+		}
 	}
+	/* first what an earlier run left behind, then this run's deletions */
+	image_pruner_plan_sweep(&marked, &own, &sweep);
+	image_pruner_apply_sweep(aws, &sweep, opts->dry_run, &result);
 	image_pruner_apply(aws, &plan, opts->dry_run, &result);
 
 	json = image_pruner_result_json(&result);
@@ -1023,16 +1211,18 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 	free(json);
 	for (size_t i = 0; i < result.deleted_count; i++)
 		snapshots += result.deleted[i].snapshots.count;
-	log_info("%s%zu deleted (%zu snapshot%s), %zu kept, %zu in use, %zu failed", dry,
-		 result.deleted_count, snapshots, snapshots == 1 ? "" : "s", result.kept.count,
-		 result.in_use.count, result.failed_count);
+	log_info("%s%zu deleted (%zu snapshot%s), %zu kept, %zu in use, %zu failed, %zu swept",
+		 dry, result.deleted_count, snapshots, snapshots == 1 ? "" : "s", result.kept.count,
+		 result.in_use.count, result.failed_count, result.swept_count);
 	if (result.failed_count) {
 		log_info("result: %s", buf_cstr(&resp->payload));
 		fail_deletions(&result, resp);
 	}
 out:
 	image_pruner_plan_release(&plan);
+	image_pruner_sweep_release(&sweep);
 	image_pruner_result_release(&result);
+	ec2_snapshot_list_release(&marked);
 	ec2_image_list_release(&family);
 	ec2_image_list_release(&own);
 	id_note_list_release(&in_use);

@@ -8,11 +8,22 @@
  * their launch configurations), and any listing that fails or comes back
  * incomplete means nothing is deleted at all.
  *
+ * No snapshot is ever left behind, whatever fails when: before an image is
+ * deregistered, the snapshots to delete with it are marked with a tag
+ * (IMAGE_PRUNER_MARKER_TAG = the image id), and every run first sweeps the
+ * marked snapshots whose image is gone and that no remaining image uses.
+ * A lost answer (a deregistration or deletion that happened though the
+ * call failed) is then repaired by the next run: NotFound on a retry
+ * means done.
+ *
  * The work is split the usual way:
- *  - gathering: image_pruner_list_family(), image_pruner_list_own() and
- *    image_pruner_find_uses() (each all or nothing);
- *  - the decision: image_pruner_plan(), pure, tested with tables of cases;
- *  - image_pruner_apply(): the DeregisterImage and DeleteSnapshot calls.
+ *  - gathering: image_pruner_list_family(), image_pruner_list_marked(),
+ *    image_pruner_list_own() and image_pruner_find_uses() (each all or
+ *    nothing);
+ *  - the decisions: image_pruner_plan() and image_pruner_plan_sweep(),
+ *    pure, tested with tables of cases;
+ *  - image_pruner_apply_sweep() and image_pruner_apply(): the CreateTags,
+ *    DeregisterImage and DeleteSnapshot calls.
  */
 #ifndef IMAGE_PRUNER_H
 #define IMAGE_PRUNER_H
@@ -30,6 +41,12 @@
 #define IMAGE_PRUNER_MIN_KEEP 1
 #define IMAGE_PRUNER_MAX_KEEP 1000
 
+/*
+ * The tag on a snapshot that is to go once its image is deregistered; the
+ * value is the image id.
+ */
+#define IMAGE_PRUNER_MARKER_TAG "devcloud:deregistered-image"
+
 /* ---- gathering ---- */
 
 /*
@@ -39,6 +56,13 @@
  */
 int image_pruner_list_family(struct aws_client *aws, const struct ec2_filter_list *filters,
 			     struct ec2_image_list *out, struct buf *errmsg) WARN_UNUSED;
+
+/*
+ * The account's own snapshots carrying IMAGE_PRUNER_MARKER_TAG (any value),
+ * every page. On failure `out` is empty and `errmsg` says why.
+ */
+int image_pruner_list_marked(struct aws_client *aws, struct ec2_snapshot_list *out,
+			     struct buf *errmsg) WARN_UNUSED;
 
 /*
  * Every image the account owns, deprecated and disabled ones included: an
@@ -106,6 +130,30 @@ void image_pruner_plan_release(struct image_pruner_plan *plan);
 /* The number of DELETE decisions. */
 size_t image_pruner_plan_deletions(const struct image_pruner_plan *plan);
 
+struct image_pruner_sweep_decision {
+	const struct ec2_snapshot *snapshot;	/* borrowed from the marked listing */
+	const char *image;	/* the marker's value (borrowed): the image it went with */
+	bool delete;
+	char *reason;		/* owned; why it stays, when it does */
+};
+
+struct image_pruner_sweep {
+	struct image_pruner_sweep_decision *items;	/* in the listing's order */
+	size_t count;
+};
+
+/*
+ * Decides for each marked snapshot (the same one listed twice counts
+ * once): it is deleted when the image its marker names is not among `own`
+ * (the complete listing of the account's own images: it was deregistered)
+ * and no image of `own` uses it. It stays while its image is registered
+ * (a run that failed before deregistering it; the plan deletes it again),
+ * while another image uses it, and when the marker names no image.
+ */
+void image_pruner_plan_sweep(const struct ec2_snapshot_list *marked,
+			     const struct ec2_image_list *own, struct image_pruner_sweep *out);
+void image_pruner_sweep_release(struct image_pruner_sweep *sweep);
+
 /* ---- apply ---- */
 
 struct image_pruner_deleted {
@@ -119,6 +167,11 @@ struct image_pruner_failure {
 	char *error;
 };
 
+struct image_pruner_swept {
+	char *snapshot;
+	char *image;			/* the image it went with */
+};
+
 struct image_pruner_result {
 	struct image_pruner_deleted *deleted;	/* deregistered (or would be) */
 	size_t deleted_count;
@@ -126,17 +179,31 @@ struct image_pruner_result {
 	struct id_list in_use;
 	struct image_pruner_failure *failed;
 	size_t failed_count;
+	struct image_pruner_swept *swept;	/* marked snapshots deleted (or would be) */
+	size_t swept_count;
 	bool dry_run;
 };
 
 /*
- * For each DELETE decision: DeregisterImage, then DeleteSnapshot for each
- * of its planned snapshots. A refused deregistration is a failure and the
- * image's snapshots are left alone (and so is a snapshot planned with a
- * later image that the refused one still uses). A refused snapshot
- * deletion is a failure naming image and snapshot; the image still counts
- * as deleted, with the snapshots that did go. dry_run sends both calls
- * with DryRun (EC2 checks the permissions, changes nothing).
+ * DeleteSnapshot for each snapshot the sweep deletes; InvalidSnapshot.NotFound
+ * means it is gone already. A refusal is a failure naming the snapshot and
+ * its image. dry_run sends DryRun.
+ */
+void image_pruner_apply_sweep(struct aws_client *aws, const struct image_pruner_sweep *sweep,
+			      bool dry_run, struct image_pruner_result *result);
+
+/*
+ * For each DELETE decision: CreateTags marking the snapshots planned with
+ * it (IMAGE_PRUNER_MARKER_TAG = its id), DeregisterImage, then
+ * DeleteSnapshot for each of them. A refused marking or deregistration is
+ * a failure and the image's snapshots are left alone (and so is a snapshot
+ * planned with a later image that the refused one still uses);
+ * InvalidAMIID.NotFound means the image is deregistered already (an answer
+ * that was lost). A refused snapshot deletion is a failure naming image and
+ * snapshot; the image still counts as deleted, with the snapshots that did
+ * go, and the next run's sweep deletes the others; InvalidSnapshot.NotFound
+ * means it is gone already. dry_run sends every call with DryRun (EC2
+ * checks the permissions, changes nothing).
  */
 void image_pruner_apply(struct aws_client *aws, const struct image_pruner_plan *plan,
 			bool dry_run, struct image_pruner_result *result);
@@ -144,7 +211,7 @@ void image_pruner_result_release(struct image_pruner_result *result);
 /*
  * {"deleted": [{"image": id, "snapshots": [ids]}], "kept": [ids],
  *  "in_use": [ids], "failed": [{"image", "snapshot" (only for a snapshot),
- *  "error"}], "dry_run": false}
+ *  "error"}], "swept": [{"snapshot": id, "image": id}], "dry_run": false}
  */
 char *image_pruner_result_json(const struct image_pruner_result *result);
 

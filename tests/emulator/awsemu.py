@@ -24,11 +24,13 @@ has it.  The test harness loads its clients through the same overlay.
 Actions answered (everything else in the models: EmulatorNotImplemented, 501):
     ec2          DescribeInstances, StopInstances, StartInstances,
                  TerminateInstances, DescribeImages, DeregisterImage,
-                 DeleteSnapshot, DescribeLaunchTemplates,
+                 DescribeSnapshots, DeleteSnapshot, CreateTags (instances,
+                 images, snapshots), DescribeLaunchTemplates,
                  DescribeLaunchTemplateVersions
     autoscaling  DescribeAutoScalingGroups, DescribeLaunchConfigurations
     ssm          GetParameter
-List calls page with NextToken: DescribeImages only when MaxResults is given,
+List calls page with NextToken: DescribeImages and DescribeSnapshots only when
+MaxResults is given,
 the others also at the server's page size (--page-size, /_emu/config) and the
 Auto Scaling ones at AWS's default of 50 records.  A token is only good for
 the query that produced it.
@@ -52,12 +54,25 @@ Control API (plain JSON, no signature):
     POST /_emu/faults           replace the rules: [{"action": "Op" | "*",
                                   "service": optional, "kind": "throttle" |
                                   "error500" | "slow" | "reset" | "truncate" |
-                                  "malformed", "count": N, "delay_s": S}]
+                                  "malformed" | "lost_reset" | "lost_500" |
+                                  "lost_timeout", "count": N, "delay_s": S}]
     POST /_emu/config           {"page_size": N | null}
     POST /_emu/shutdown
-Faults fire once the call is identified, before authentication.  ``reset``
-and ``malformed`` do not run the action; ``truncate`` runs it and loses the
-answer; ``slow`` delays, then answers normally.
+Faults fire once the call is identified, before authentication.  Two classes:
+
+* failing before acting: ``throttle`` (a throttling error), ``error500`` (a 500
+  before the action runs), ``reset`` (the connection is reset) and
+  ``malformed`` (a garbled 200) never run the action;
+* acting and losing the answer ("lost answer", for any action, listing or
+  destructive): the action runs and takes effect (the call log records its
+  real status, and ``fault`` names the kind), then the client gets
+  ``truncate`` (half the body, then the connection closes), ``lost_reset``
+  (a connection reset), ``lost_500`` (a 500 InternalError, as when a service
+  commits and then fails) or ``lost_timeout`` (nothing: the answer is
+  withheld for ``delay_s``, default 60 s, longer than a client waits, then
+  the connection is reset).
+
+``slow`` delays for ``delay_s``, then runs the action and answers normally.
 
 Seed state (every field but the id optional; a bad seed is a ValueError,
 answered 400 by POST /_emu/state):
@@ -85,7 +100,7 @@ answered 400 by POST /_emu/state):
         "disabled": false (state "disabled" says the same), "public": false,
         "description": "", "architecture": "x86_64"}],
      "snapshots": [{"id": "snap-" + 8 or 17 hex, "volume_size": 8, "tags": {},
-        "owner_id": <account_id>}]
+        "owner_id": <account_id>, "start_time": null (answered as 2026-01-01)}]
         (every snapshot an image names is added if missing, owned by the
          image's owner; deregistering an image leaves its snapshots, as AWS does)
      "launch_templates": [{"id": "lt-" + 17 hex, "name": <id>,
@@ -1055,6 +1070,7 @@ def normalize_snapshot(raw, index, account_id):
     what = f'snapshot {sid}'
     _seed_int(snap, 'volume_size', 8, what, minimum=1)
     _seed_tags(snap, what)
+    _seed_time(snap, 'start_time', None, what, optional=True)
     _seed_str(snap, 'owner_id', account_id, what)
     if not ACCOUNT_ID_RE.match(snap['owner_id']):
         raise ValueError(f'{what}: owner_id must be 12 digits')
@@ -1403,7 +1419,12 @@ def action(service, operation):
     return register
 
 
-FAULT_KINDS = ('throttle', 'error500', 'slow', 'reset', 'truncate', 'malformed')
+FAULT_KINDS = ('throttle', 'error500', 'slow', 'reset', 'truncate', 'malformed',
+               'lost_reset', 'lost_500', 'lost_timeout')
+# The action runs (and takes effect), then its answer is lost.
+LOST_ANSWER_KINDS = ('truncate', 'lost_reset', 'lost_500', 'lost_timeout')
+# How long a lost_timeout withholds the answer when the rule gives no delay_s.
+LOST_TIMEOUT_DEFAULT_S = 60.0
 
 
 class Emulator:
@@ -1437,9 +1458,10 @@ class Emulator:
             kind = f.get('kind')
             if kind not in FAULT_KINDS:
                 raise ValueError(f'unknown fault kind {kind!r}')
+            delay = float(f.get('delay_s', LOST_TIMEOUT_DEFAULT_S if kind == 'lost_timeout' else 0))
             parsed.append({'action': f.get('action', '*'), 'service': f.get('service'),
                            'kind': kind, 'count': int(f.get('count', 1)),
-                           'delay_s': float(f.get('delay_s', 0))})
+                           'delay_s': delay})
         with self.lock:
             self.faults = parsed
 
@@ -1944,6 +1966,133 @@ def ec2_delete_snapshot(emu, params, ctx):
     return {}
 
 
+SNAPSHOT_FILTERS = {
+    'snapshot-id': lambda s: [s['id']],
+    'owner-id': lambda s: [s['owner_id']],
+    'status': lambda s: ['completed'],
+    'volume-size': lambda s: [str(s['volume_size'])],
+    'encrypted': lambda s: ['false'],
+}
+# when a seed snapshot has no start_time (a fixed time keeps a state re-POSTable)
+SNAPSHOT_DEFAULT_START = '2026-01-01T00:00:00.000Z'
+
+
+def _snapshot_output(s):
+    out = {'SnapshotId': s['id'], 'OwnerId': s['owner_id'], 'State': 'completed',
+           'Progress': '100%', 'VolumeSize': s['volume_size'], 'Encrypted': False,
+           'VolumeId': 'vol-' + s['id'][5:], 'Description': '', 'StorageTier': 'standard',
+           'StartTime': s['start_time'] or SNAPSHOT_DEFAULT_START}
+    if s['tags']:
+        out['Tags'] = [{'Key': k, 'Value': v} for k, v in s['tags'].items()]
+    return out
+
+
+@action('ec2', 'DescribeSnapshots')
+def ec2_describe_snapshots(emu, params, ctx):
+    ids = params.get('SnapshotIds', [])
+    owners = params.get('OwnerIds', [])
+    max_results = params.get('MaxResults')
+    if params.get('RestorableByUserIds'):
+        raise AwsError('EmulatorNotImplemented',
+                       'The emulator does not model snapshot permissions (RestorableByUserIds)',
+                       501)
+    if ids and max_results is not None:
+        raise AwsError('InvalidParameterCombination',
+                       'The parameter snapshotSet cannot be used with the parameter maxResults')
+    if max_results is not None and not 5 <= max_results <= 1000:
+        raise AwsError('InvalidParameterValue',
+                       f'Value ( {max_results} ) for parameter maxResults is invalid. '
+                       f'Expecting a value between 5 and 1000.')
+    for owner in owners:
+        if owner != 'self' and owner not in OWNER_ALIASES and not ACCOUNT_ID_RE.match(owner):
+            raise AwsError('InvalidUserID.Malformed', f'Invalid user id: "{owner}"')
+    compiled = _compile_filters(params.get('Filters', []), SNAPSHOT_FILTERS)
+    for sid in ids:
+        if not SNAPSHOT_ID_RE.match(sid):
+            raise AwsError('InvalidSnapshot.Malformed', f'Invalid id: "{sid}" (expecting "snap-...")')
+    _dry_run(params)
+
+    account_id = emu.state['account_id']
+    named = lambda s: any((o == 'self' and s['owner_id'] == account_id) or o == s['owner_id']
+                          for o in owners)
+    # Ours, and another account's when Owners names it (sharing is not modelled).
+    pool = [s for s in emu.state['snapshots'] if s['owner_id'] == account_id or named(s)]
+    if ids:
+        by_id = {s['id']: s for s in pool}
+        missing = [i for i in dict.fromkeys(ids) if i not in by_id]
+        if missing:
+            raise AwsError('InvalidSnapshot.NotFound',
+                           f"The snapshot '{missing[0]}' does not exist.")
+        pool = [by_id[i] for i in dict.fromkeys(ids)]
+    if owners:
+        pool = [s for s in pool if named(s)]
+    matched = [s for s in pool if _match_filters(s, compiled)]
+    fingerprint = json.dumps(['DescribeSnapshots', ids, owners, params.get('Filters', [])],
+                             sort_keys=True)
+    page, next_token = emu.page(matched, fingerprint, params.get('NextToken'), [max_results],
+                                server_limit=max_results is not None)
+    return {'Snapshots': [_snapshot_output(s) for s in page], 'NextToken': next_token}
+
+
+MAX_TAGS_PER_RESOURCE = 50
+
+
+def _taggable(emu, resource_id):
+    """The state record a CreateTags resource id names (all-or-nothing checks)."""
+    account_id = emu.state['account_id']
+    if resource_id.startswith('snap-'):
+        if not SNAPSHOT_ID_RE.match(resource_id):
+            raise AwsError('InvalidSnapshot.Malformed', f'Invalid id: "{resource_id}"')
+        found = next((s for s in emu.state['snapshots'] if s['id'] == resource_id), None)
+        if found is None:
+            raise AwsError('InvalidSnapshot.NotFound',
+                           f"The snapshot '{resource_id}' does not exist.")
+    elif resource_id.startswith('ami-'):
+        _check_image_id(resource_id)
+        found = next((i for i in emu.state['images'] if i['id'] == resource_id), None)
+        if found is None:
+            raise _image_not_found([resource_id])
+    elif resource_id.startswith('i-'):
+        return _check_instance_ids(emu, [resource_id])[0]
+    else:
+        raise AwsError('InvalidID', f'The ID \'{resource_id}\' is not valid')
+    if found['owner_id'] != account_id:
+        raise _not_owner(resource_id)
+    return found
+
+
+@action('ec2', 'CreateTags')
+def ec2_create_tags(emu, params, ctx):
+    resource_ids = params.get('Resources', [])
+    tags = params.get('Tags', [])
+    if not resource_ids:
+        raise AwsError('MissingParameter', 'The request must contain the parameter resourceIdSet')
+    if len(resource_ids) > 1000:
+        raise AwsError('InvalidParameterValue', 'Up to 1000 resource IDs may be tagged at once')
+    if not tags:
+        raise AwsError('MissingParameter', 'The request must contain the parameter tagSet')
+    for t in tags:
+        key, value = t.get('Key'), t.get('Value', '')
+        if not key or len(key) > 128:
+            raise AwsError('InvalidParameterValue',
+                           'Tag keys must be between 1 and 128 characters long')
+        if key.lower().startswith('aws:'):
+            raise AwsError('InvalidParameterValue',
+                           'Tag keys starting with \'aws:\' are reserved for internal use')
+        if len(value) > 256:
+            raise AwsError('InvalidParameterValue', 'Tag values may be at most 256 characters long')
+    records = [_taggable(emu, r) for r in resource_ids]
+    _dry_run(params)
+    for rec in records:
+        if len(set(rec['tags']) | {t['Key'] for t in tags}) > MAX_TAGS_PER_RESOURCE:
+            raise AwsError('TagLimitExceeded',
+                           f'The maximum number of Tags for a resource has been reached.')
+    for rec in records:
+        for t in tags:
+            rec['tags'][t['Key']] = t.get('Value', '')
+    return {}
+
+
 # --------------------------------------------------------------------------
 # EC2 launch templates
 # --------------------------------------------------------------------------
@@ -2351,13 +2500,14 @@ class Reply:
     """What the handler should do with the connection."""
 
     def __init__(self, status=200, body=b'', content_type='application/json',
-                 headers=None, fault=None, then=None):
+                 headers=None, fault=None, then=None, delay_s=0.0):
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
-        self.fault = fault          # None | 'reset' | 'truncate'
+        self.fault = fault          # None | 'reset' | 'truncate' | 'withhold'
         self.then = then            # called once the reply is written
+        self.delay_s = delay_s      # 'withhold': how long before the reset
 
 
 def _guess_protocol(headers, body):
@@ -2523,8 +2673,20 @@ def handle_aws(emu, method, url, headers, body, connection=None):
     finally:
         if not stale:
             emu.record(call)
-    if fault and fault['kind'] == 'truncate':
-        reply.fault = 'truncate'
+    if fault and fault['kind'] in LOST_ANSWER_KINDS:
+        # The action ran (the call log shows its real outcome); its answer
+        # never reaches the client.
+        if fault['kind'] == 'truncate':
+            reply.fault = 'truncate'
+        elif fault['kind'] == 'lost_reset':
+            reply = Reply(fault='reset')
+        elif fault['kind'] == 'lost_timeout':
+            reply = Reply(fault='withhold', delay_s=fault['delay_s'])
+        else:
+            err = protocol_error(protocol, 'internal', 'An internal error has occurred')
+            ctype, out, extra = serialize_error(protocol, err, request_id)
+            extra['x-amzn-RequestId'] = request_id
+            reply = Reply(err.status, out, ctype, extra)
     return reply
 
 
@@ -2622,6 +2784,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _dispatch
 
     def _send(self, reply):
+        if reply.fault == 'withhold':
+            # longer than the client waits: it gives up, the action stands
+            time.sleep(reply.delay_s)
+            self._reset()
+            return
         if reply.fault == 'reset':
             self._reset()
             return

@@ -36,7 +36,7 @@ def test_defaults(housekeeping):
     assert (img['deprecated'], img['disabled'], img['public']) == (False, False, False)
     assert img['creation_date'].endswith('Z') and len(img['creation_date']) == 24
     assert state['snapshots'] == [{'id': 'snap-12345678', 'owner_id': '123456789012',
-                                   'volume_size': 8, 'tags': {}}]
+                                   'volume_size': 8, 'tags': {}, 'start_time': None}]
     lt = state['launch_templates'][0]
     assert (lt['name'], lt['default_version']) == ('lt-0123456789abcdef0', 1)
     assert [(v['number'], v['image_id']) for v in lt['versions']] == [(1, None)]

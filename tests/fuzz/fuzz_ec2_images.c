@@ -1,6 +1,7 @@
 /*
- * fuzz_ec2_images.c - ec2_parse_images() and
- * ec2_parse_launch_template_versions() on arbitrary documents.
+ * fuzz_ec2_images.c - ec2_parse_images(),
+ * ec2_parse_launch_template_versions() and ec2_parse_snapshots() on
+ * arbitrary documents.
  *
  *   make build/fuzz/fuzz_ec2_images
  *   build/fuzz/fuzz_ec2_images -max_total_time=60 tests/fuzz/corpus/ec2_images
@@ -10,7 +11,7 @@
  * Besides ASan/UBSan's findings it traps when a parser accepts what its
  * contract says it refuses: an image without id, state or a creation date
  * that reads back to the same time; a version without template id or a
- * number >= 1.
+ * number >= 1; a snapshot without id or owner.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +72,27 @@ static void check_launch_template_versions(const struct xml_node *root)
 	ec2_launch_template_version_list_release(&list);
 }
 
+static void check_snapshots(const struct xml_node *root)
+{
+	struct ec2_snapshot_list list = EC2_SNAPSHOT_LIST_INIT;
+	int err = ec2_parse_snapshots(root, &list);
+
+	for (size_t i = 0; i < list.count; i++) {
+		const struct ec2_snapshot *snap = &list.items[i];
+
+		if (!snap->id || !*snap->id || !snap->owner_id)
+			__builtin_trap();
+		for (size_t t = 0; t < snap->tag_count; t++)
+			if (ec2_snapshot_tag(snap, snap->tags[t].key) == NULL)
+				__builtin_trap();
+	}
+	if (err && err != ERR_PARSE)
+		__builtin_trap();
+	ec2_snapshot_list_release(&list);
+	if (list.items || list.count)
+		__builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct xml_node *root = NULL;
@@ -79,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	check_images(root);
 	check_launch_template_versions(root);
+	check_snapshots(root);
 	xml_free(root);
 	return 0;
 }

@@ -19,9 +19,11 @@ SCHEDULED = scheduled_event("devcloud-image-pruner", time="2026-11-27T03:00:00Z"
 
 FAMILY_TAGS = {"devcloud:role": "devbox-image"}
 BASE = datetime.datetime(2026, 11, 27, 0, 0, tzinfo=datetime.timezone.utc)
-LISTINGS = ["DescribeImages", "DescribeInstances", "DescribeLaunchTemplateVersions",
-            "DescribeAutoScalingGroups", "DescribeLaunchConfigurations", "GetParameter"]
-DESTRUCTIVE = ["DeregisterImage", "DeleteSnapshot"]
+LISTINGS = ["DescribeImages", "DescribeSnapshots", "DescribeInstances",
+            "DescribeLaunchTemplateVersions", "DescribeAutoScalingGroups",
+            "DescribeLaunchConfigurations", "GetParameter"]
+DESTRUCTIVE = ["CreateTags", "DeregisterImage", "DeleteSnapshot"]
+MARKER = "devcloud:deregistered-image"
 
 
 def ami(n):
@@ -142,7 +144,7 @@ PRUNED = {
     "deleted": [{"image": ami(5), "snapshots": [snap(5)]},
                 {"image": ami(6), "snapshots": [snap(6)]},
                 {"image": ami(13), "snapshots": []}],
-    "kept": KEPT, "in_use": IN_USE, "failed": [],
+    "kept": KEPT, "in_use": IN_USE, "failed": [], "swept": [],
 }
 
 
@@ -173,10 +175,18 @@ def test_scheduled_run_prunes_exactly_the_unused_old_images(aws, flavour):
     assert_pruned(aws)
     calls = [c["action"] for c in aws.calls()]
     # every listing before the first deletion, and each deletion went through
-    first = calls.index("DeregisterImage")
+    first = calls.index("CreateTags")
     assert set(LISTINGS) <= set(calls[:first])
     assert not set(LISTINGS) & set(calls[first:])
     assert [c["params"]["ImageId"] for c in aws.calls("DeregisterImage")] == DELETED
+    # each image's snapshots were marked just before it went (13's only one is shared)
+    assert [(c["params"]["Resources"], c["params"]["Tags"]) for c in aws.calls("CreateTags")] == [
+        ([snap(5)], [{"Key": MARKER, "Value": ami(5)}]),
+        ([snap(6)], [{"Key": MARKER, "Value": ami(6)}])]
+    assert calls[calls.index("DeregisterImage") - 1] == "CreateTags"
+    marked = aws.calls("DescribeSnapshots")[0]["params"]
+    assert marked["OwnerIds"] == ["self"]
+    assert marked["Filters"] == [{"Name": "tag-key", "Values": [MARKER]}]
     assert [c["params"]["SnapshotId"] for c in aws.calls("DeleteSnapshot")] == [snap(5), snap(6)]
     assert all(c["status"] == 200 for c in destructive_calls(aws))
     # the family: our own images, deprecated ones too; the snapshot check: every own image
@@ -237,7 +247,7 @@ def test_dry_run_changes_nothing(aws, how):
     assert run.response(0) == dict(PRUNED, dry_run=True)
     assert images(aws) == all_images() and snapshots(aws) == all_snapshots()
     calls = destructive_calls(aws)
-    assert len(calls) == 3 + 2
+    assert len(calls) == 2 + 3 + 2
     assert all(c["params"].get("DryRun") is True and c["error_code"] == "DryRunOperation"
                for c in calls)
     assert f"would deregister {ami(5)} (devbox-05)" in run.stderr
@@ -251,7 +261,7 @@ def test_n_or_fewer_available_images_list_only_the_family(aws, keep):
     out = run.response(0)
     assert out["deleted"] == [] and out["in_use"] == [] and out["failed"] == []
     assert sorted(out["kept"]) == sorted(ami(n) for n in range(1, 14))
-    assert [c["action"] for c in aws.calls()] == ["DescribeImages"]
+    assert [c["action"] for c in aws.calls()] == ["DescribeImages", "DescribeSnapshots"]
     assert_untouched(aws)
 
 
@@ -259,8 +269,8 @@ def test_no_images_at_all(aws):
     aws.set_state({"images": [], "instances": []})
     run = run_lambda(require(bootstrap_path("image_pruner")), [{}], aws=aws)
     assert run.response(0) == {"deleted": [], "kept": [], "in_use": [], "failed": [],
-                               "dry_run": False}
-    assert [c["action"] for c in aws.calls()] == ["DescribeImages"]
+                               "swept": [], "dry_run": False}
+    assert [c["action"] for c in aws.calls()] == ["DescribeImages", "DescribeSnapshots"]
 
 
 def test_ties_at_the_boundary_are_kept(aws):
@@ -300,6 +310,7 @@ def test_event_overrides(aws):
 @pytest.mark.parametrize("action,let_through,needle", [
     ("DescribeImages", 0, "cannot list the images (tag:devcloud:role=devbox-image)"),
     ("DescribeImages", 1, "cannot list the account's own images"),
+    ("DescribeSnapshots", 0, "cannot list the snapshots marked devcloud:deregistered-image"),
     ("DescribeInstances", 0, "cannot list the instances"),
     ("DescribeLaunchTemplateVersions", 0,
      "cannot list the launch templates' $Default and $Latest versions"),
@@ -348,7 +359,8 @@ def test_a_broken_later_page_deletes_nothing(aws, action, pages_before, kind, fl
 
 
 @pytest.mark.parametrize("denied", [
-    "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplateVersions",
     "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeLaunchConfigurations",
     "ssm:GetParameter",
 ])

@@ -1440,6 +1440,128 @@ static void test_call(void **state)
 	call_fixture_free(fx);
 }
 
+/* ---- snapshots and tags ---- */
+
+#define SNAPSHOTS_PAGE(items, token) \
+	"<DescribeSnapshotsResponse " EC2_NS "><requestId>r</requestId><snapshotSet>" items \
+	"</snapshotSet>" token "</DescribeSnapshotsResponse>"
+#define SNAP_ITEM(id, tags) \
+	"<item><snapshotId>" id "</snapshotId><volumeId>vol-1</volumeId><status>completed" \
+	"</status><startTime>2026-11-20T03:00:00.000Z</startTime><progress>100%</progress>" \
+	"<ownerId>123456789012</ownerId><volumeSize>8</volumeSize><encrypted>false</encrypted>" \
+	tags "</item>"
+
+/* Every page, with the owners and filters on each; the list is their union. */
+static void test_snapshots_listing(void **state)
+{
+	static const char *const owners[] = { "self", NULL };
+	static const char *const marker[] = { "devcloud:deregistered-image", NULL };
+	struct call_fixture *fx = call_fixture_new();
+	struct ec2_filter_list filters = EC2_FILTER_LIST_INIT;
+	struct ec2_snapshot_list list = EC2_SNAPSHOT_LIST_INIT;
+	struct aws_error e;
+
+	(void)state;
+	ec2_filters_add(&filters, "tag-key", marker);
+	fake_aws_answer(&fx->fake, 200,
+			SNAPSHOTS_PAGE(SNAP_ITEM("snap-01", "<tagSet><item><key>devcloud:deregistered-"
+						 "image</key><value>ami-0a</value></item><item>"
+						 "<key>Name</key><value>root</value></item></tagSet>"),
+				       "<nextToken>t+2</nextToken>"));
+	fake_aws_answer(&fx->fake, 200, SNAPSHOTS_PAGE(SNAP_ITEM("snap-02", ""), ""));
+	assert_int_equal(ec2_describe_snapshots(fx->aws, owners, &filters, &list, &e), 0);
+	assert_int_equal(fx->fake.calls, 2);
+	assert_string_equal(sent(fx, 0), "Action=DescribeSnapshots&Version=2016-11-15&Owner.1=self"
+					 "&Filter.1.Name=tag-key"
+					 "&Filter.1.Value.1=devcloud%3Aderegistered-image"
+					 "&MaxResults=1000");
+	assert_string_equal(sent(fx, 1), "Action=DescribeSnapshots&Version=2016-11-15&Owner.1=self"
+					 "&Filter.1.Name=tag-key"
+					 "&Filter.1.Value.1=devcloud%3Aderegistered-image"
+					 "&MaxResults=1000&NextToken=t%2B2");
+	assert_int_equal(list.count, 2);
+	assert_string_equal(list.items[0].id, "snap-01");
+	assert_string_equal(list.items[0].owner_id, "123456789012");
+	assert_string_equal(ec2_snapshot_tag(&list.items[0], "devcloud:deregistered-image"),
+			    "ami-0a");
+	assert_string_equal(ec2_snapshot_tag(&list.items[0], "Name"), "root");
+	assert_null(ec2_snapshot_tag(&list.items[1], "devcloud:deregistered-image"));
+	ec2_snapshot_list_release(&list);
+	ec2_filters_release(&filters);
+	call_fixture_free(fx);
+}
+
+/* A later page that fails or cannot be read: no snapshots at all. */
+static void test_snapshots_listing_failures(void **state)
+{
+	static const char *const answers[] = {
+		SNAPSHOTS_PAGE("<item><volumeId>vol-1</volumeId></item>", ""),	/* no id */
+		"<DescribeSnapshotsResponse><snapshotSet>",			/* not XML */
+		"<DescribeImagesResponse/>",					/* not ours */
+		EC2_ERROR("UnauthorizedOperation", "not authorized"),
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(answers); i++) {
+		struct call_fixture *fx = call_fixture_new();
+		struct ec2_snapshot_list list = EC2_SNAPSHOT_LIST_INIT;
+		struct aws_error e;
+
+		fake_aws_answer(&fx->fake, 200,
+				SNAPSHOTS_PAGE(SNAP_ITEM("snap-01", ""), "<nextToken>t</nextToken>"));
+		fake_aws_answer(&fx->fake, i == 3 ? 403 : 200, answers[i]);
+		assert_int_not_equal(ec2_describe_snapshots(fx->aws, NULL, NULL, &list, &e), 0);
+		assert_int_equal(list.count, 0);
+		assert_null(list.items);
+		call_fixture_free(fx);
+	}
+}
+
+struct tags_case {
+	const char *name;
+	bool dry_run;
+	long status;
+	const char *answer;
+	int err;
+	const char *code;
+};
+
+static const struct tags_case tags_cases[] = {
+	{ "tags", false, 200,
+	  "<CreateTagsResponse " EC2_NS "><requestId>r</requestId><return>true</return>"
+	  "</CreateTagsResponse>", 0, "" },
+	{ "dry-run", true, 412, DRY_RUN_OK, 0, "" },
+	{ "not-found", false, 400,
+	  EC2_ERROR("InvalidSnapshot.NotFound", "The snapshot 'snap-02' does not exist."), ERR_AWS,
+	  "InvalidSnapshot.NotFound" },
+	{ "dry-run-denied", true, 403, EC2_ERROR("UnauthorizedOperation", "not authorized"),
+	  ERR_AWS, "UnauthorizedOperation" },
+};
+
+static void test_create_tags(void **state)
+{
+	static const char *const ids[] = { "snap-01", "snap-02" };
+	const struct tags_case *c = *state;
+	struct call_fixture *fx = call_fixture_new();
+	struct buf want = BUF_INIT;
+	struct aws_error e;
+
+	fake_aws_answer(&fx->fake, c->status, c->answer);
+	assert_int_equal(ec2_create_tags(fx->aws, ids, 2, "devcloud:deregistered-image", "ami-0a",
+					 c->dry_run, &e),
+			 c->err);
+	buf_appends(&want, "Action=CreateTags&Version=2016-11-15&ResourceId.1=snap-01"
+			   "&ResourceId.2=snap-02&Tag.1.Key=devcloud%3Aderegistered-image"
+			   "&Tag.1.Value=ami-0a");
+	if (c->dry_run)
+		buf_appends(&want, "&DryRun=true");
+	assert_string_equal(sent(fx, 0), buf_cstr(&want));
+	if (c->err || c->dry_run)
+		assert_string_equal(e.code, c->code);
+	buf_release(&want);
+	call_fixture_free(fx);
+}
+
 /* DescribeLaunchTemplateVersions requests. */
 struct lt_request_case {
 	const char *name;
@@ -1592,6 +1714,10 @@ int main(void)
 		table_add("lt-request", lt_request_cases[i].name, test_lt_request,
 			  &lt_request_cases[i]);
 	table_add("lt-request", "failures", test_lt_failures, NULL);
+	table_add("snapshots", "listing", test_snapshots_listing, NULL);
+	table_add("snapshots", "listing-failures", test_snapshots_listing_failures, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(tags_cases); i++)
+		table_add("create-tags", tags_cases[i].name, test_create_tags, (void *)&tags_cases[i]);
 	failed += table_run_group("ec2 images, snapshots, launch templates", NULL, NULL);
 
 	return failed ? 1 : 0;

@@ -321,6 +321,7 @@ enum fault_kind {
 	FAULT_MALFORMED,	/* a garbled 200 */
 	FAULT_DENIED,
 	FAULT_RESET,		/* the connection is lost */
+	FAULT_LOST_500,		/* the action runs, then the answer is a 500 */
 };
 
 struct sim_fault {
@@ -350,7 +351,10 @@ struct sim {
 	struct sim_fault faults[4];
 	const char *refuse_image;	/* DeregisterImage of it is refused */
 	const char *refuse_snapshot;	/* DeleteSnapshot of it is refused */
+	const char *refuse_mark;	/* CreateTags naming this image is refused */
 	bool in_use_before_dry_run;	/* DeleteSnapshot looks at uses before DryRun */
+	/* snapshots an earlier run marked: "snap=ami snap=ami" (no image has them) */
+	const char *leftovers;
 
 	/* what happened */
 	bool deregistered[SIM_MAX];
@@ -358,6 +362,8 @@ struct sim {
 	struct buf calls;		/* "DescribeImages DescribeImages ..." */
 	int destructive_calls;		/* DeregisterImage and DeleteSnapshot, dry runs too */
 	int dry_runs;
+	struct buf marks;		/* CreateTags done: "snap=ami " */
+	int mark_calls;			/* CreateTags, dry runs too */
 };
 
 /* The decoded value of a form parameter, or NULL. */
@@ -440,6 +446,27 @@ static bool snapshot_deleted(const struct sim *sim, const char *snap)
 	yes = strstr(buf_cstr(&sim->deleted_snapshots), buf_cstr(&word)) != NULL;
 	buf_release(&word);
 	return yes;
+}
+
+/* The image the snapshot's marker names (the latest marking wins), or NULL. */
+static char *snapshot_mark(const struct sim *sim, const char *snap)
+{
+	char *found = NULL;
+	size_t len = strlen(snap);
+
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = pass ? buf_cstr(&sim->marks) : sim->leftovers;
+		while (p && *p) {
+			size_t n = strcspn(p, " ");
+			const char *eq = memchr(p, '=', n);
+			if (eq && (size_t)(eq - p) == len && !strncmp(p, snap, len)) {
+				free(found);
+				found = xstrndup(eq + 1, n - len - 1);
+			}
+			p += n + (p[n] == ' ');
+		}
+	}
+	return found;
 }
 
 static int sim_error(struct http_response *resp, bool query, long status, const char *code,
@@ -802,6 +829,11 @@ static int delete_snapshot(struct sim *sim, const char *body, struct http_respon
 			goto out;
 		}
 	}
+	if (!exists) {
+		char *mark = snapshot_mark(sim, id);
+		exists = mark != NULL;
+		free(mark);
+	}
 	if (!exists || snapshot_deleted(sim, id)) {
 		sim_error(resp, false, 400, "InvalidSnapshot.NotFound", "no such snapshot");
 		goto out;
@@ -813,6 +845,73 @@ static int delete_snapshot(struct sim *sim, const char *body, struct http_respon
 out:
 	free(id);
 	return 0;
+}
+
+/* Every snapshot of the account that carries a marker, deleted ones excepted. */
+static void describe_snapshots(struct sim *sim, const char *body, struct http_response *resp)
+{
+	struct items it = { 0 };
+	struct buf seen = BUF_INIT;
+
+	assert_true(form_has(body, "Owner.1", "self"));
+	assert_true(form_has(body, "Filter.1.Name", "tag-key"));
+	assert_true(form_has(body, "Filter.1.Value.1", IMAGE_PRUNER_MARKER_TAG));
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = pass ? buf_cstr(&sim->marks) : sim->leftovers;
+		while (p && *p) {
+			size_t n = strcspn(p, " ");
+			char *snap = xstrndup(p, strcspn(p, "="));
+			struct buf word = BUF_INIT;
+
+			buf_appendf(&word, " %s ", snap);
+			if (!snapshot_deleted(sim, snap) && !strstr(buf_cstr(&seen), buf_cstr(&word))) {
+				char *mark = snapshot_mark(sim, snap);
+				buf_appendf(&seen, " %s ", snap);
+				buf_appendf(items_add(&it),
+					    "<item><snapshotId>%s</snapshotId><ownerId>123456789012"
+					    "</ownerId><tagSet><item><key>%s</key><value>%s</value>"
+					    "</item></tagSet></item>",
+					    snap, IMAGE_PRUNER_MARKER_TAG, mark);
+				free(mark);
+			}
+			buf_release(&word);
+			free(snap);
+			p += n + (p[n] == ' ');
+		}
+	}
+	serve_page(sim, body, &it,
+		   "<DescribeSnapshotsResponse><requestId>r</requestId><snapshotSet>",
+		   "</snapshotSet>", "nextToken", "</DescribeSnapshotsResponse>", resp);
+	items_release(&it);
+	buf_release(&seen);
+}
+
+static void create_tags(struct sim *sim, const char *body, struct http_response *resp)
+{
+	char *value = form_param(body, "Tag.1.Value");
+
+	assert_true(form_has(body, "Tag.1.Key", IMAGE_PRUNER_MARKER_TAG));
+	assert_non_null(value);
+	sim->mark_calls++;
+	if (form_has(body, "DryRun", "true")) {
+		sim_error(resp, false, 412, "DryRunOperation", "would have succeeded");
+	} else if (sim->refuse_mark && !strcmp(value, sim->refuse_mark)) {
+		sim_error(resp, false, 403, "UnauthorizedOperation", "not allowed");
+	} else {
+		for (int i = 1;; i++) {
+			char key[32];
+			snprintf(key, sizeof(key), "ResourceId.%d", i);
+			char *snap = form_param(body, key);
+			if (!snap)
+				break;
+			buf_appendf(&sim->marks, "%s=%s ", snap, value);
+			free(snap);
+		}
+		resp->status = 200;
+		buf_appends(&resp->body, "<CreateTagsResponse><requestId>r</requestId><return>true"
+					 "</return></CreateTagsResponse>");
+	}
+	free(value);
 }
 
 /* A fault rule that matches this call (and is used up by it), or NULL. */
@@ -869,6 +968,7 @@ static int sim_fault(const struct sim_fault *f, bool ssm, bool query, struct htt
 		/* the connection went away: a transport error */
 		return ERR_HTTP;
 	case FAULT_NONE:
+	case FAULT_LOST_500:
 		break;
 	}
 	return 0;
@@ -891,7 +991,7 @@ static int sim_respond(struct fake_aws *f, const struct http_request *req,
 		assert_non_null(strstr(req->url, "ec2"));
 	fault = matching_fault(sim, action,
 			       ssm ? 0 : page_start(body) / (sim->page_size ? sim->page_size : 1));
-	if (fault)
+	if (fault && fault->kind != FAULT_LOST_500)
 		err = sim_fault(fault, ssm, query, resp);
 	else if (!strcmp(action, "DescribeImages"))
 		describe_images(sim, body, resp);
@@ -909,8 +1009,19 @@ static int sim_respond(struct fake_aws *f, const struct http_request *req,
 		deregister_image(sim, body, resp);
 	else if (!strcmp(action, "DeleteSnapshot"))
 		delete_snapshot(sim, body, resp);
+	else if (!strcmp(action, "DescribeSnapshots"))
+		describe_snapshots(sim, body, resp);
+	else if (!strcmp(action, "CreateTags"))
+		create_tags(sim, body, resp);
 	else
 		fail_msg("unexpected action %s", action);
+	if (fault && fault->kind == FAULT_LOST_500) {
+		/* it acted; the client hears of a failure */
+		buf_reset(&resp->body);
+		resp->status = 500;
+		buf_appends(&resp->body, "<Response><Errors><Error><Code>InternalError</Code>"
+					 "<Message>oops</Message></Error></Errors></Response>");
+	}
 	free(action);
 	return err;
 }
@@ -1014,6 +1125,7 @@ static void rig_release(struct rig *r)
 	fake_aws_release(&r->fake);
 	buf_release(&r->sim.deleted_snapshots);
 	buf_release(&r->sim.calls);
+	buf_release(&r->sim.marks);
 }
 
 static size_t count_calls(const struct sim *sim, const char *action)
@@ -1033,7 +1145,7 @@ static bool sim_unchanged(const struct sim *sim)
 	for (size_t i = 0; i < SIM_MAX; i++)
 		if (sim->deregistered[i])
 			return false;
-	return sim->deleted_snapshots.len == 0;
+	return sim->deleted_snapshots.len == 0 && sim->marks.len == 0;
 }
 
 static void render_uses(const struct id_note_list *in_use, struct buf *out)
@@ -1266,7 +1378,7 @@ static void test_find_uses_missing_template_version_fails(void **state)
 	"{\"image\":\"ami-13\",\"snapshots\":[\"snap-13\"]}],"                                \
 	"\"kept\":[\"ami-01\",\"ami-02\",\"ami-03\",\"ami-12\"],"                             \
 	"\"in_use\":[\"ami-04\",\"ami-07\",\"ami-08\",\"ami-09\",\"ami-10\",\"ami-11\"],"     \
-	"\"failed\":[],\"dry_run\":%s}"
+	"\"failed\":[],\"swept\":[],\"dry_run\":%s}"
 
 struct run {
 	struct rig rig;
@@ -1327,10 +1439,17 @@ static void test_run_prunes_the_account(void **state)
 	assert_payload(&run, ACCOUNT_RESULT, "false");
 	assert_account_pruned(&run.rig.sim);
 	assert_int_equal(run.rig.sim.destructive_calls, 3 + 4);
+	/* each image's snapshots were marked before it was deregistered */
+	assert_int_equal(run.rig.sim.mark_calls, 3);
+	assert_string_equal(buf_cstr(&run.rig.sim.marks),
+			    "snap-05a=ami-05 snap-05b=ami-05 snap-06=ami-06 snap-13=ami-13 ");
 	/* every listing came before the first deletion */
 	const char *calls = buf_cstr(&run.rig.sim.calls);
-	const char *first = strstr(calls, "DeregisterImage");
+	const char *first = strstr(calls, "CreateTags");
 	assert_non_null(first);
+	assert_non_null(strstr(first, "CreateTags DeregisterImage DeleteSnapshot DeleteSnapshot "
+				      "CreateTags DeregisterImage"));
+	assert_true(strstr(calls, "DescribeSnapshots") < first);
 	assert_null(strstr(first, "Describe"));
 	assert_null(strstr(first, "GetParameter"));
 	assert_int_equal(count_calls(&run.rig.sim, "DescribeImages"), 2);
@@ -1362,9 +1481,10 @@ static void test_run_dry_run_changes_nothing(void **state)
 	assert_false(run.resp.failed);
 	assert_payload(&run, ACCOUNT_RESULT, "true");
 	assert_true(sim_unchanged(&run.rig.sim));
-	/* both calls went, each with DryRun */
+	/* both calls went, each with DryRun, and so did the markings */
 	assert_int_equal(run.rig.sim.destructive_calls, 7);
 	assert_int_equal(run.rig.sim.dry_runs, 7);
+	assert_int_equal(run.rig.sim.mark_calls, 3);
 	run_release(&run);
 }
 
@@ -1393,7 +1513,7 @@ static void test_run_with_nothing_to_delete_lists_only_the_family(void **state)
 		sim_account(&run.rig.sim);
 		run_prune(&run, 1, keeps[k], false);
 		assert_false(run.resp.failed);
-		assert_string_equal(buf_cstr(&run.rig.sim.calls), "DescribeImages");
+		assert_string_equal(buf_cstr(&run.rig.sim.calls), "DescribeImages DescribeSnapshots");
 		assert_non_null(strstr(buf_cstr(&run.resp.payload), "\"deleted\":[],"));
 		assert_non_null(strstr(buf_cstr(&run.resp.payload), "\"in_use\":[],\"failed\":[]"));
 		run_release(&run);
@@ -1417,8 +1537,9 @@ static void test_run_on_an_empty_account(void **state)
 	run_prune(&run, 1, 5, false);
 	assert_false(run.resp.failed);
 	assert_string_equal(buf_cstr(&run.resp.payload),
-			    "{\"deleted\":[],\"kept\":[],\"in_use\":[],\"failed\":[],\"dry_run\":false}");
-	assert_string_equal(buf_cstr(&run.rig.sim.calls), "DescribeImages");
+			    "{\"deleted\":[],\"kept\":[],\"in_use\":[],\"failed\":[],\"swept\":[],"
+			    "\"dry_run\":false}");
+	assert_string_equal(buf_cstr(&run.rig.sim.calls), "DescribeImages DescribeSnapshots");
 	run_release(&run);
 }
 
@@ -1441,6 +1562,10 @@ static const struct run_fault_case run_faults[] = {
 	  "cannot list the images (tag:devcloud:role=devbox-image): malformed response" },
 	{ "family-last-page-reset", { "DescribeImages", FAULT_RESET, 1, 0, 6 }, 2, 1,
 	  "cannot list the images (tag:devcloud:role=devbox-image)" },
+	{ "marked-snapshots-throttled", { "DescribeSnapshots", FAULT_THROTTLE, 1, 0, 0 }, 0, 1,
+	  "cannot list the snapshots marked devcloud:deregistered-image: RequestLimitExceeded" },
+	{ "marked-snapshots-page-2-malformed", { "DescribeSnapshots", FAULT_MALFORMED, 1, 0, 1 },
+	  1, 1, "cannot list the snapshots marked devcloud:deregistered-image: malformed" },
 	{ "own-images-denied", { "DescribeImages", FAULT_DENIED, 1, 1, 0 }, 0, 1,
 	  "cannot list the account's own images: UnauthorizedOperation" },
 	/* the family's pages 3-7 go through, then the own listing's third page fails */
@@ -1474,6 +1599,8 @@ static void test_run_fails_closed(void **state)
 	const char *msg;
 
 	sim_account(&run.rig.sim);
+	/* what an earlier run left: not swept either */
+	run.rig.sim.leftovers = "snap-l1=ami-0d snap-l2=ami-0e";
 	run.rig.sim.faults[0] = c->fault;
 	run.rig.sim.page_size = c->page_size;
 	run_prune(&run, c->max_attempts, 3, false);
@@ -1501,6 +1628,8 @@ static const struct sim_fault passing_faults[] = {
 	{ "GetParameter", FAULT_THROTTLE, 2, 0, 0 },
 	{ "DeregisterImage", FAULT_THROTTLE, 2, 0, 0 },
 	{ "DeleteSnapshot", FAULT_500, 2, 0, 0 },
+	{ "CreateTags", FAULT_THROTTLE, 2, 0, 0 },
+	{ "DescribeSnapshots", FAULT_RESET, 2, 0, 0 },
 };
 
 /* Throttling that clears within the retries changes nothing in the outcome. */
@@ -1539,7 +1668,7 @@ static void test_apply_refused_deregistration(void **state)
 			    "\"kept\":[\"ami-01\",\"ami-02\",\"ami-03\",\"ami-12\"],"
 			    "\"in_use\":[\"ami-04\",\"ami-07\",\"ami-08\",\"ami-09\",\"ami-10\","
 			    "\"ami-11\"],\"failed\":[{\"image\":\"ami-05\",\"error\":"
-			    "\"UnauthorizedOperation: not allowed\"}],\"dry_run\":false}");
+			    "\"UnauthorizedOperation: not allowed\"}],\"swept\":[],\"dry_run\":false}");
 	assert_string_equal(buf_cstr(&run.rig.sim.deleted_snapshots), "snap-06 snap-13 ");
 	assert_int_equal(count_calls(&run.rig.sim, "DeleteSnapshot"), 2);
 	run_release(&run);
@@ -1587,7 +1716,8 @@ static void test_apply_snapshot_shared_by_two_deleted(void **state)
 	assert_string_equal(buf_cstr(&run.resp.payload),
 			    "{\"deleted\":[{\"image\":\"ami-b\",\"snapshots\":[\"snap-b\"]},"
 			    "{\"image\":\"ami-c\",\"snapshots\":[\"snap-x\",\"snap-c\"]}],"
-			    "\"kept\":[\"ami-a\"],\"in_use\":[],\"failed\":[],\"dry_run\":false}");
+			    "\"kept\":[\"ami-a\"],\"in_use\":[],\"failed\":[],\"swept\":[],"
+			    "\"dry_run\":false}");
 	assert_string_equal(buf_cstr(&run.rig.sim.deleted_snapshots), "snap-b snap-x snap-c ");
 	run_release(&run);
 
@@ -1643,6 +1773,237 @@ static void test_result_json_failures_and_counts(void **state)
 	assert_string_equal(buf_cstr(&run.resp.error_message),
 			    "2 deletions failed: snap-06 of ami-06 (UnauthorizedOperation: not "
 			    "allowed); ami-13 (UnauthorizedOperation: not allowed)");
+	run_release(&run);
+}
+
+/* ---- the sweep: marked snapshots an earlier run left ---- */
+
+/* "snap=image snap=image snap" (no '=': no marker at all) */
+static void make_marked(const char *spec, struct ec2_snapshot_list *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (const char *p = spec; p && *p;) {
+		char *tok = next_token(&p, ' ');
+		char *eq = strchr(tok, '=');
+		struct ec2_snapshot *snap;
+
+		out->items = xrealloc(out->items, (out->count + 1) * sizeof(*out->items));
+		snap = &out->items[out->count++];
+		memset(snap, 0, sizeof(*snap));
+		if (eq)
+			*eq = '\0';
+		snap->id = xstrdup(tok);
+		snap->owner_id = xstrdup("123456789012");
+		if (eq) {
+			snap->tags = xcalloc(1, sizeof(*snap->tags));
+			snap->tags[0].key = xstrdup(IMAGE_PRUNER_MARKER_TAG);
+			snap->tags[0].value = xstrdup(eq + 1);
+			snap->tag_count = 1;
+		}
+		free(tok);
+	}
+}
+
+struct sweep_case {
+	const char *name;
+	const char *marked;	/* make_marked() */
+	const char *own;	/* make_images(): every image the account still has */
+	const char *want_deleted;	/* "snap(image) ..." */
+	const char *want_kept;		/* "snap: reason|..." */
+};
+
+static const struct sweep_case sweep_cases[] = {
+	{ "nothing-marked", "", "ami-1:1", "", "" },
+	{ "image-gone", "s1=ami-9", "ami-1:1", "s1(ami-9)", "" },
+	{ "image-gone-no-images-left", "s1=ami-9 s2=ami-9", "", "s1(ami-9) s2(ami-9)", "" },
+	/* a run that failed before deregistering: the plan deletes it again */
+	{ "image-still-registered", "s1=ami-1", "ami-1:1:available:s1",
+	  "", "s1: its image ami-1 is still registered" },
+	{ "registered-image-not-using-it", "s1=ami-1", "ami-1:1:available:",
+	  "", "s1: its image ami-1 is still registered" },
+	{ "used-by-another-image", "sx=ami-9", "ami-1:1:available:s1+sx",
+	  "", "sx: also used by ami-1" },
+	{ "used-by-a-deprecated-or-pending-one", "sx=ami-9", "ami-2:1:pending:sx",
+	  "", "sx: also used by ami-2" },
+	{ "mixed", "s1=ami-9 sx=ami-9 s3=ami-3 s4=ami-8", "ami-3:1:available:s3 ami-4:2:failed:sx",
+	  "s1(ami-9) s4(ami-8)",
+	  "sx: also used by ami-4|s3: its image ami-3 is still registered" },
+	{ "listed-twice", "s1=ami-9 s1=ami-9", "", "s1(ami-9)", "" },
+	{ "marker-without-value", "s1=", "", "", "s1: its marker names no image ('')" },
+	{ "marker-not-an-image", "s1=i-0abc", "", "", "s1: its marker names no image ('i-0abc')" },
+	{ "marker-junk-after-id", "s1=ami-9;x", "", "", "s1: its marker names no image ('ami-9;x')" },
+	{ "no-marker-at-all", "s1", "", "", "s1: its marker names no image ('')" },
+};
+
+static void test_sweep_plan(void **state)
+{
+	const struct sweep_case *c = *state;
+	struct ec2_snapshot_list marked;
+	struct ec2_image_list own;
+	struct image_pruner_sweep sweep;
+	struct buf deleted = BUF_INIT, kept = BUF_INIT;
+
+	make_marked(c->marked, &marked);
+	make_images(c->own, &own);
+	image_pruner_plan_sweep(&marked, &own, &sweep);
+	for (size_t i = 0; i < sweep.count; i++) {
+		const struct image_pruner_sweep_decision *d = &sweep.items[i];
+		if (d->delete) {
+			assert_null(d->reason);
+			buf_appendf(&deleted, "%s%s(%s)", deleted.len ? " " : "", d->snapshot->id,
+				    d->image);
+		} else {
+			assert_non_null(d->reason);
+			buf_appendf(&kept, "%s%s: %s", kept.len ? "|" : "", d->snapshot->id,
+				    d->reason);
+		}
+	}
+	assert_string_equal(buf_cstr(&deleted), c->want_deleted);
+	assert_string_equal(buf_cstr(&kept), c->want_kept);
+	image_pruner_sweep_release(&sweep);
+	ec2_snapshot_list_release(&marked);
+	ec2_image_list_release(&own);
+	buf_release(&deleted);
+	buf_release(&kept);
+}
+
+/* Leftovers of an earlier run go, even when the family has nothing to delete. */
+static void test_run_sweeps_leftovers(void **state)
+{
+	struct run run;
+
+	(void)state;
+	sim_account(&run.rig.sim);
+	/* l1's image is gone; 07 is still registered; 99 still uses snap-99 */
+	run.rig.sim.leftovers = "snap-l1=ami-0d snap-07=ami-07 snap-99=ami-0e snap-l2=ami-0d";
+	run_prune(&run, 1, 1000, false);
+	assert_false(run.resp.failed);
+	assert_string_equal(buf_cstr(&run.rig.sim.calls),
+			    "DescribeImages DescribeSnapshots DescribeImages DeleteSnapshot "
+			    "DeleteSnapshot");
+	assert_string_equal(buf_cstr(&run.rig.sim.deleted_snapshots), "snap-l1 snap-l2 ");
+	assert_non_null(strstr(buf_cstr(&run.resp.payload),
+			       "\"swept\":[{\"snapshot\":\"snap-l1\",\"image\":\"ami-0d\"},"
+			       "{\"snapshot\":\"snap-l2\",\"image\":\"ami-0d\"}]"));
+	run_release(&run);
+
+	/* with deletions too: the sweep goes first, then the plan */
+	sim_account(&run.rig.sim);
+	run.rig.sim.leftovers = "snap-l1=ami-0d";
+	run_prune(&run, 1, 3, false);
+	assert_false(run.resp.failed);
+	assert_string_equal(buf_cstr(&run.rig.sim.calls),
+			    "DescribeImages DescribeSnapshots DescribeImages DescribeInstances "
+			    "DescribeLaunchTemplateVersions DescribeAutoScalingGroups "
+			    "DescribeLaunchTemplateVersions DescribeLaunchTemplateVersions "
+			    "DescribeLaunchConfigurations GetParameter DeleteSnapshot CreateTags "
+			    "DeregisterImage DeleteSnapshot DeleteSnapshot CreateTags DeregisterImage "
+			    "DeleteSnapshot CreateTags DeregisterImage DeleteSnapshot");
+	assert_string_equal(buf_cstr(&run.rig.sim.deleted_snapshots),
+			    "snap-l1 snap-05a snap-05b snap-06 snap-13 ");
+	run_release(&run);
+
+	/* a dry run says what it would sweep, and deletes nothing */
+	sim_account(&run.rig.sim);
+	run.rig.sim.leftovers = "snap-l1=ami-0d";
+	run_prune(&run, 1, 1000, true);
+	assert_false(run.resp.failed);
+	assert_true(sim_unchanged(&run.rig.sim));
+	assert_int_equal(run.rig.sim.dry_runs, 1);
+	assert_non_null(strstr(buf_cstr(&run.resp.payload),
+			       "\"swept\":[{\"snapshot\":\"snap-l1\",\"image\":\"ami-0d\"}],"
+			       "\"dry_run\":true"));
+	run_release(&run);
+}
+
+/* A refused sweep deletion is a failure naming the snapshot; the rest goes on. */
+static void test_run_refused_sweep(void **state)
+{
+	struct run run;
+
+	(void)state;
+	sim_account(&run.rig.sim);
+	run.rig.sim.leftovers = "snap-l1=ami-0d snap-l2=ami-0d";
+	run.rig.sim.refuse_snapshot = "snap-l1";
+	run_prune(&run, 1, 3, false);
+	assert_true(run.resp.failed);
+	assert_string_equal(buf_cstr(&run.resp.error_message),
+			    "1 deletion failed: snap-l1 of ami-0d (UnauthorizedOperation: not "
+			    "allowed)");
+	assert_string_equal(buf_cstr(&run.rig.sim.deleted_snapshots),
+			    "snap-l2 snap-05a snap-05b snap-06 snap-13 ");
+	run_release(&run);
+}
+
+/*
+ * An action that went through but whose answer was lost (the client saw a
+ * 500 and retried): the run ends as if nothing had gone wrong.
+ */
+static const struct sim_fault lost_answers[] = {
+	{ "CreateTags", FAULT_LOST_500, 1, 0, 0 },
+	{ "DeregisterImage", FAULT_LOST_500, 1, 0, 0 },
+	{ "DeleteSnapshot", FAULT_LOST_500, 1, 0, 0 },
+};
+
+static void test_run_lost_answer_is_done(void **state)
+{
+	const struct sim_fault *f = *state;
+	struct run run;
+
+	sim_account(&run.rig.sim);
+	run.rig.sim.faults[0] = *f;
+	run_prune(&run, 3, 3, false);
+	assert_false(run.resp.failed);
+	assert_payload(&run, ACCOUNT_RESULT, "false");
+	assert_account_pruned(&run.rig.sim);
+	assert_int_equal(run.rig.sim.faults[0].count, 0);
+	run_release(&run);
+}
+
+/* The answer lost past every retry: this run fails, the next one finishes. */
+static void test_run_lost_answers_repaired_next_run(void **state)
+{
+	const struct sim_fault *f = *state;
+	struct run run;
+	struct sim after;
+
+	sim_account(&run.rig.sim);
+	run.rig.sim.faults[0] = *f;
+	run.rig.sim.faults[0].count = 100;
+	run_prune(&run, 2, 3, false);
+	assert_true(run.resp.failed);
+	/* the next run, on the account as this one left it */
+	after = run.rig.sim;
+	after.deleted_snapshots = (struct buf)BUF_INIT;
+	after.marks = (struct buf)BUF_INIT;
+	after.calls = (struct buf)BUF_INIT;
+	buf_appendv(&after.deleted_snapshots, buf_view(&run.rig.sim.deleted_snapshots));
+	buf_appendv(&after.marks, buf_view(&run.rig.sim.marks));
+	memset(after.faults, 0, sizeof(after.faults));
+	run_release(&run);
+	run.rig.sim = after;
+	run.rig.sim.leftovers = NULL;
+	run_prune(&run, 1, 3, false);
+	assert_false(run.resp.failed);
+	assert_account_pruned(&run.rig.sim);
+	run_release(&run);
+}
+
+/* A refused marking: the image is not deregistered, so nothing can be orphaned. */
+static void test_apply_refused_marking(void **state)
+{
+	struct run run;
+
+	(void)state;
+	sim_account(&run.rig.sim);
+	run.rig.sim.refuse_mark = "ami-06";
+	run_prune(&run, 1, 3, false);
+	assert_true(run.resp.failed);
+	assert_string_equal(buf_cstr(&run.resp.error_message),
+			    "1 deletion failed: ami-06 (cannot mark its snapshots: "
+			    "UnauthorizedOperation: not allowed)");
+	assert_int_equal(count_calls(&run.rig.sim, "DeregisterImage"), 2);
+	assert_string_equal(buf_cstr(&run.rig.sim.deleted_snapshots), "snap-05a snap-05b snap-13 ");
 	run_release(&run);
 }
 
@@ -1795,6 +2156,17 @@ int main(void)
 	table_add("apply", "refused-image-keeps-shared",
 		  test_apply_refused_image_keeps_its_shared_snapshot, NULL);
 	table_add("apply", "failures-message", test_result_json_failures_and_counts, NULL);
+	table_add("apply", "refused-marking", test_apply_refused_marking, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(sweep_cases); i++)
+		table_add("sweep-plan", sweep_cases[i].name, test_sweep_plan, (void *)&sweep_cases[i]);
+	table_add("sweep", "leftovers", test_run_sweeps_leftovers, NULL);
+	table_add("sweep", "refused", test_run_refused_sweep, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(lost_answers); i++) {
+		table_add("lost-answer", lost_answers[i].action, test_run_lost_answer_is_done,
+			  (void *)&lost_answers[i]);
+		table_add("lost-answer-next-run", lost_answers[i].action,
+			  test_run_lost_answers_repaired_next_run, (void *)&lost_answers[i]);
+	}
 	table_add("lambda", "bad-settings", test_init_refuses_bad_settings, NULL);
 	table_add("lambda", "bad-events", test_bad_events_are_refused, NULL);
 	table_add("lambda", "help", test_help_names_every_setting, NULL);
