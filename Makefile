@@ -3,6 +3,7 @@
 #   make            build/<fn>/bootstrap and build/<fn>.zip for every functions/<fn>
 #   make test       install what is missing, build everything, run every test
 #   make demo       one night of housekeeping on a small emulated dev cloud
+#   make bench      build and run the scaler's day-of-CI simulator (bench/scaler_sim)
 #   make deps       fetch and build third-party libraries (run automatically)
 #   make clean      remove build/ (keeps nothing)
 
@@ -40,7 +41,9 @@ NSS_TRAP := $(foreach f,getaddrinfo gethostbyname gethostbyname_r getservbyname 
             getservbyport getservbyport_r getpwnam getpwnam_r getpwuid getpwuid_r dlopen dlsym,-Wl,--wrap=$(f))
 ASAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -g -O1
 
-FUNCTIONS  := $(notdir $(wildcard functions/*))
+# a function is a folder with a main.c (a folder without one holds code its
+# function will use, built into the unit tests until its main.c lands)
+FUNCTIONS  := $(patsubst functions/%/main.c,%,$(wildcard functions/*/main.c))
 COMMON_SRC := $(wildcard common/*.c) $(wildcard runtime/*.c)
 FN_LIB_SRC := $(filter-out %/main.c,$(wildcard functions/*/*.c))
 HEADERS    := $(wildcard common/*.h runtime/*.h functions/*/*.h)
@@ -57,7 +60,7 @@ ASAN_COMMON_OBJ := $(patsubst %.c,$(ASAN_OBJ)/%.o,$(COMMON_SRC) $(FN_LIB_SRC)) $
 BOOTSTRAPS := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f)/bootstrap)
 ZIPS       := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f).zip)
 
-.PHONY: all deps test unit demo clean tools asan nss-trap fuzz format check-static
+.PHONY: all deps test unit demo bench clean tools asan nss-trap fuzz format check-static
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -141,17 +144,29 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=c17 -g -O1 -Ifunctions -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(COMMON_SRC) $(FN_LIB_SRC) $(PREFIX)/src/cJSON.c $(LIBS)
 
+# ---- benchmarks ----
+
+SIM_OBJ := $(OBJ)/functions/scaler/scaler_plan.o $(OBJ)/common/buf.o $(OBJ)/common/idlist.o $(OBJ)/cJSON.o
+
+$(BUILD)/bench/scaler_sim: bench/scaler_sim/scaler_sim.c $(SIM_OBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Ifunctions -o $@ $< $(SIM_OBJ) -lm
+
 tools: $(foreach t,$(TOOLS),$(BUILD)/tools/$(t) $(BUILD)/asan/tools/$(t))
 asan: $(foreach f,$(FUNCTIONS),$(BUILD)/asan/$(f)/bootstrap)
 nss-trap: $(foreach f,$(FUNCTIONS),$(BUILD)/nss-trap/$(f)/bootstrap)
 unit: $(foreach t,$(UNIT_TESTS),$(BUILD)/asan/tests/$(t))
 fuzz: $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
 
-test: all tools asan nss-trap unit fuzz
+test: all tools asan nss-trap unit fuzz $(BUILD)/bench/scaler_sim
 	tests/run.sh $(BUILD)
 
 demo: all
 	$(PYTHON) tests/demo/demo.py --build $(BUILD)
+
+bench: $(BUILD)/bench/scaler_sim
+	$(BUILD)/bench/scaler_sim --check
 
 check-static: all
 	@for b in $(BOOTSTRAPS); do ldd $$b 2>&1 | grep -q 'not a dynamic executable' || { echo "$$b is not static"; exit 1; }; done
@@ -160,4 +175,4 @@ format:
 	clang-format -i $(COMMON_SRC) $(HEADERS) $(wildcard functions/*/*.c tests/unit/*.c tests/tools/*.c)
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tools $(BUILD)/fuzz $(BUILD)/nss-trap $(BOOTSTRAPS) $(ZIPS)
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tools $(BUILD)/fuzz $(BUILD)/nss-trap $(BUILD)/bench $(BOOTSTRAPS) $(ZIPS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line: "N passed, N failed, N skipped".
 #   tests/run.sh [BUILD_DIR]
-# Unit tests (cmocka, ASan/UBSan), short libFuzzer runs, then the pytest suites
+# Unit tests (cmocka, ASan/UBSan), short libFuzzer runs, the scaler simulator's
+# check, then the pytest suites
 # (emulator self-tests and integration tests of the real static bootstraps).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,20 @@ for z in "$build"/fuzz/fuzz_*; do
 	fi
 	rm -rf "$corpus" "$corpus.log"
 done
+
+echo "== scaler simulator (bench/scaler_sim --check)"
+sim="$build/bench/scaler_sim"
+if [ ! -x "$sim" ]; then
+	failed=$((failed + 1))
+	echo "FAILED: $sim is not built"
+elif out=$("$sim" --check 2>&1); then
+	passed=$((passed + 1))
+	echo "ok: scaler_sim ($(grep -o 'goal, ours.*' <<<"$out"))"
+else
+	failed=$((failed + 1))
+	echo "$out"
+	echo "FAILED: scaler_sim"
+fi
 
 echo "== integration and emulator tests (pytest)"
 junit="$build/pytest.xml"
