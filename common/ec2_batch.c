@@ -218,8 +218,8 @@ size_t ec2_batch_run(struct aws_client *aws, const char *const *ids, size_t n,
 		buf_release(&why);
 	}
 	if (start < n) {
-		log_error("%zu instance%s not attempted: %s", n - start, n - start == 1 ? "" : "s",
-			  b.end.message);
+		/* b.end.message reads "not attempted: ..." */
+		log_error("%zu instance%s %s", n - start, n - start == 1 ? "" : "s", b.end.message);
 		fail_all(&b, start, n - start, &b.end);
 	}
 	return b.calls;

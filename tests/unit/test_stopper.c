@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fake_aws.h"
+#include "fake_ec2.h"
 #include "stopper/stopper.h"
 #include "timeutil.h"
 #include "banned.h"
@@ -185,68 +185,9 @@ static void test_plan_keeps_order_and_count(void **state)
 
 /* ---- apply, on a scripted EC2 ---- */
 
-struct ec2_sim {
-	const char *refuse_id;		/* StopInstances including it fails */
-	const char *refuse_code;
-	bool no_hibernation;		/* Hibernate=true is refused */
-	int pending_polls;		/* describes before pending ones run */
-	int polls;
-	int stop_calls;
-	struct buf stopped;		/* "id[h] " for each stopped instance */
-};
-
-#define STOP_OK "<StopInstancesResponse><instancesSet/></StopInstancesResponse>"
-
-static int sim_respond(struct fake_aws *f, const struct http_request *req,
-		       struct http_response *resp)
-{
-	struct ec2_sim *sim = f->user;
-	const char *body = req->body.ptr;
-
-	if (strstr(body, "Action=DescribeInstances")) {
-		bool running = ++sim->polls > sim->pending_polls;
-		resp->status = 200;
-		buf_appends(&resp->body, "<DescribeInstancesResponse><reservationSet><item><instancesSet>");
-		for (const char *p = strstr(body, "InstanceId."); p; p = strstr(p + 1, "InstanceId.")) {
-			const char *eq = strchr(p, '=');
-			size_t len = strcspn(eq + 1, "&");
-			buf_appendf(&resp->body,
-				    "<item><instanceId>%.*s</instanceId><instanceState><name>%s</name>"
-				    "</instanceState></item>",
-				    (int)len, eq + 1, running ? "running" : "pending");
-		}
-		buf_appends(&resp->body, "</instancesSet></item></reservationSet></DescribeInstancesResponse>");
-		return 0;
-	}
-	assert_non_null(strstr(body, "Action=StopInstances"));
-	sim->stop_calls++;
-	bool hib = strstr(body, "Hibernate=true") != NULL;
-	if (strstr(body, "DryRun=true")) {
-		resp->status = 412;
-		buf_appends(&resp->body, "<Response><Errors><Error><Code>DryRunOperation</Code>"
-					 "<Message>would succeed</Message></Error></Errors></Response>");
-		return 0;
-	}
-	if ((sim->refuse_id && strstr(body, sim->refuse_id)) || (hib && sim->no_hibernation)) {
-		resp->status = 400;
-		buf_appendf(&resp->body, "<Response><Errors><Error><Code>%s</Code><Message>refused"
-					 "</Message></Error></Errors></Response>",
-			    hib && sim->no_hibernation ? "UnsupportedHibernationConfiguration"
-						       : sim->refuse_code);
-		return 0;
-	}
-	for (const char *p = strstr(body, "InstanceId."); p; p = strstr(p + 1, "InstanceId.")) {
-		const char *eq = strchr(p, '=');
-		buf_appendf(&sim->stopped, "%.*s%s ", (int)strcspn(eq + 1, "&"), eq + 1, hib ? "[h]" : "");
-	}
-	resp->status = 200;
-	buf_appends(&resp->body, STOP_OK);
-	return 0;
-}
-
 struct apply_case {
 	struct fake_aws fake;
-	struct ec2_sim sim;
+	struct fake_ec2 sim;
 	struct aws_client *aws;
 	struct ec2_instance_list list;
 	struct stopper_plan plan;
@@ -259,8 +200,7 @@ static void apply_setup(struct apply_case *c, const char *const *spec, size_t n,
 
 	memset(c, 0, sizeof(*c));
 	fake_aws_init(&c->fake);
-	c->fake.respond = sim_respond;
-	c->fake.user = &c->sim;
+	fake_ec2_attach(&c->sim, &c->fake);
 	c->aws = fake_aws_client(&c->fake, 1);
 	c->list.items = xcalloc(n, sizeof(*c->list.items));
 	c->list.cap = n;
@@ -281,7 +221,7 @@ static void apply_release(struct apply_case *c)
 	ec2_instance_list_release(&c->list);
 	aws_client_free(c->aws);
 	fake_aws_release(&c->fake);
-	buf_release(&c->sim.stopped);
+	fake_ec2_release(&c->sim);
 }
 
 static void test_apply_batches(void **state)
@@ -297,24 +237,25 @@ static void test_apply_batches(void **state)
 	assert_int_equal(c.sim.stop_calls, 3);	/* 2 + 2 + 1 */
 	assert_int_equal(c.result.stopped.count, 5);
 	assert_int_equal(c.result.failed.count, 0);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-2 i-3 i-4 i-5 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-2 i-3 i-4 i-5 ");
 	apply_release(&c);
 }
 
 static void test_apply_refused_batch_goes_one_by_one(void **state)
 {
 	static const char *const spec[] = { "i-1 running 0", "i-2 running 0", "i-3 running 0" };
+	static const struct fake_ec2_refusal refusals[] = { { "i-2", "IncorrectInstanceState", NULL },
+							    { NULL } };
 	struct apply_case c;
 	struct stopper_apply_options opts = { false, 50, 1000 };
 	char *json;
 
 	(void)state;
 	apply_setup(&c, spec, 3, false);
-	c.sim.refuse_id = "i-2";
-	c.sim.refuse_code = "IncorrectInstanceState";
+	c.sim.refusals = refusals;
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
 	assert_int_equal(c.sim.stop_calls, 4);	/* the batch, then each */
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-3 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-3 ");
 	assert_int_equal(c.result.stopped.count, 2);
 	assert_int_equal(c.result.failed.count, 1);
 	assert_string_equal(c.result.failed.items[0].id, "i-2");
@@ -337,7 +278,7 @@ static void test_apply_hibernation_falls_back(void **state)
 	apply_setup(&c, spec, 2, true);
 	c.sim.no_hibernation = true;
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-2 i-1 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-2 i-1 ");
 	assert_int_equal(c.result.stopped.count, 2);
 	assert_int_equal(c.result.hibernated.count, 0);
 	assert_int_equal(c.result.failed.count, 0);
@@ -345,7 +286,7 @@ static void test_apply_hibernation_falls_back(void **state)
 
 	apply_setup(&c, spec, 2, true);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-2 i-1[h] ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-2 i-1[h] ");
 	assert_int_equal(c.result.hibernated.count, 1);
 	assert_string_equal(c.result.hibernated.items[0], "i-1");
 	apply_release(&c);
@@ -362,8 +303,8 @@ static void test_apply_waits_for_pending(void **state)
 	c.sim.pending_polls = 3;
 	aws_client_set_deadline(c.aws, c.fake.now_ms + 60000);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-p ");
-	assert_int_equal(c.sim.polls, 4);
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-p ");
+	assert_int_equal(c.sim.describes, 4);
 	assert_int_equal(c.fake.sleeps, 3);
 	assert_int_equal(c.fake.slept_ms[0], 5000);
 	assert_int_equal(c.result.failed.count, 0);
@@ -381,7 +322,7 @@ static void test_apply_pending_fails_when_time_runs_out(void **state)
 	c.sim.pending_polls = 1000;
 	aws_client_set_deadline(c.aws, c.fake.now_ms + 20000);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 ");
 	assert_int_equal(c.result.failed.count, 1);
 	assert_string_equal(c.result.failed.items[0].id, "i-p");
 	assert_non_null(strstr(c.result.failed.items[0].text, "still pending"));
@@ -399,9 +340,9 @@ static void test_apply_dry_run(void **state)
 	(void)state;
 	apply_setup(&c, spec, 3, true);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "");	/* nothing changed */
+	assert_string_equal(buf_cstr(&c.sim.acted), "");	/* nothing changed */
 	assert_int_equal(c.sim.stop_calls, 2);
-	assert_int_equal(c.sim.polls, 0);			/* no waiting in a dry run */
+	assert_int_equal(c.sim.describes, 0);			/* no waiting in a dry run */
 	assert_int_equal(c.result.stopped.count, 3);
 	assert_true(c.result.dry_run);
 	apply_release(&c);
