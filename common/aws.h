@@ -5,9 +5,9 @@
  * POST, XML answers; EC2 and Auto Scaling) and JSON 1.1 (SSM). Every request
  * is signed with SigV4, retried the way the AWS SDKs' "standard" mode does
  * (exponential backoff with full jitter on throttling, 5xx and transport
- * errors, never on other 4xx), and bounded by the invocation's deadline
- * minus a safety margin, so a function reports a timeout itself instead of
- * being killed by Lambda. Pagination (NextToken) is handled here, once.
+ * errors, never on other 4xx; within the mode's retry quota), and bounded
+ * by the invocation's deadline minus a safety margin, so a function reports
+ * a timeout itself instead of being killed by Lambda. Pagination (NextToken) is handled here, once.
  *
  * Endpoints follow the SDKs' convention: AWS_ENDPOINT_URL_<SERVICE> (EC2,
  * AUTO_SCALING, SSM), else AWS_ENDPOINT_URL, else
@@ -125,6 +125,13 @@ void aws_client_endpoint(const struct aws_client *c, const struct aws_service *s
 /* Sleeps on the client's clock (for polling loops). */
 void aws_client_sleep_ms(struct aws_client *c, int64_t ms);
 int64_t aws_client_now_ms(const struct aws_client *c);
+/*
+ * Tokens left in the client's retry quota (the standard retry mode's token
+ * bucket: 500 to start, 5 a retry, 10 a retry after a timeout or a
+ * connection error; a call that fails and cannot pay for its retry fails
+ * at once).
+ */
+int aws_client_retry_quota(const struct aws_client *c);
 
 /*
  * One call of an EC2 or Query action. On success *result is the parsed
