@@ -1020,7 +1020,6 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 		 result.deleted_count, snapshots, snapshots == 1 ? "" : "s", result.kept.count,
 		 result.in_use.count, result.failed_count);
 	if (result.failed_count) {
-		log_info("result: %s", buf_cstr(&resp->payload));
 		fail_deletions(&result, resp);
 	}
 out:

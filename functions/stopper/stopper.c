@@ -501,7 +501,6 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 		 result.hibernated.count, result.skipped.count, result.failed.count);
 	if (result.failed.count) {
 		list_failures(&result, &msg);
-		log_info("result: %s", buf_cstr(&resp->payload));
 		lambda_fail(resp, "Stopper.InstancesNotStopped", "%s", buf_cstr(&msg));
 	}
 out:

@@ -485,7 +485,6 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 		buf_appendf(&msg, "%zu instance%s not terminated: ", result.failed.count,
 			    result.failed.count == 1 ? "" : "s");
 		id_note_list_describe(&result.failed, 10, &msg);
-		log_info("result: %s", buf_cstr(&resp->payload));
 		lambda_fail(resp, "Terminator.InstancesNotTerminated", "%s", buf_cstr(&msg));
 	}
 out:
