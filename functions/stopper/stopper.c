@@ -398,13 +398,15 @@ void stopper_release(void *state)
 	free(s);
 }
 
-int stopper_init(void **state, struct buf *errmsg)
+int stopper_init_with(struct aws_client *aws, void **state, struct buf *errmsg)
 {
 	struct stopper_state *s = xcalloc(1, sizeof(*s));
 	const char *tag = NULL;
 	int err;
 
 	*state = NULL;
+	s->aws = aws;
+	/* the function's own settings first: their mistakes are the likelier ones */
 	if ((err = ec2_filters_parse(config_value(&settings[S_FILTERS]), "INSTANCE_FILTERS",
 				     &s->filters, errmsg)) ||
 	    (err = config_string(&settings[S_TAG], true, 127, &tag, errmsg)) ||
@@ -412,13 +414,18 @@ int stopper_init(void **state, struct buf *errmsg)
 	    (err = config_bool(&settings[S_DRY_RUN], &s->dry_run, errmsg)) ||
 	    (err = config_long(&settings[S_BATCH], 1, MAX_IDS_PER_CALL, &s->batch_size, errmsg)) ||
 	    (err = config_long(&settings[S_POLL], 100, 60000, &s->poll_interval_ms, errmsg)) ||
-	    (err = aws_client_from_env(&s->aws, errmsg))) {
+	    (!s->aws && (err = aws_client_from_env(&s->aws, errmsg)))) {
 		stopper_release(s);
 		return err;
 	}
 	s->keep_running_tag = xstrdup(tag);
 	*state = s;
 	return 0;
+}
+
+int stopper_init(void **state, struct buf *errmsg)
+{
+	return stopper_init_with(NULL, state, errmsg);
 }
 
 static void list_failures(const struct stopper_result *r, struct buf *out)

@@ -373,21 +373,6 @@ static int read_settings(struct terminator_state *s, struct buf *errmsg)
 	return 0;
 }
 
-int terminator_init(void **state, struct buf *errmsg)
-{
-	struct terminator_state *s = xcalloc(1, sizeof(*s));
-	int err;
-
-	*state = NULL;
-	/* the function's own settings first: their mistakes are the likelier ones */
-	if ((err = read_settings(s, errmsg)) || (err = aws_client_from_env(&s->aws, errmsg))) {
-		terminator_release(s);
-		return err;
-	}
-	*state = s;
-	return 0;
-}
-
 int terminator_init_with(struct aws_client *aws, void **state, struct buf *errmsg)
 {
 	struct terminator_state *s = xcalloc(1, sizeof(*s));
@@ -395,12 +380,19 @@ int terminator_init_with(struct aws_client *aws, void **state, struct buf *errms
 
 	*state = NULL;
 	s->aws = aws;
-	if ((err = read_settings(s, errmsg))) {
+	/* the function's own settings first: their mistakes are the likelier ones */
+	if ((err = read_settings(s, errmsg)) ||
+	    (!s->aws && (err = aws_client_from_env(&s->aws, errmsg)))) {
 		terminator_release(s);
 		return err;
 	}
 	*state = s;
 	return 0;
+}
+
+int terminator_init(void **state, struct buf *errmsg)
+{
+	return terminator_init_with(NULL, state, errmsg);
 }
 
 /* What one invocation does: the configuration with the event's overrides. */

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "fake_ec2.h"
+#include "helpers.h"
+#include "lambda_internal.h"
 #include "stopper/stopper.h"
 #include "timeutil.h"
 #include "banned.h"
@@ -348,6 +350,114 @@ static void test_apply_dry_run(void **state)
 	apply_release(&c);
 }
 
+/* ---- the handler, on a client given to stopper_init_with() ---- */
+
+/* A listing of n running dev boxes, i-0000000000000001 on. */
+static char *running_page(size_t n)
+{
+	struct buf b = BUF_INIT;
+
+	buf_appends(&b, "<DescribeInstancesResponse><reservationSet><item><instancesSet>");
+	for (size_t i = 1; i <= n; i++)
+		buf_appendf(&b, "<item><instanceId>i-%016zu</instanceId><instanceState>"
+				"<name>running</name></instanceState><tagSet><item><key>Name"
+				"</key><value>dev%zu</value></item></tagSet></item>",
+			    i, i);
+	buf_appends(&b, "</instancesSet></item></reservationSet></DescribeInstancesResponse>");
+	return buf_detach(&b);
+}
+
+static void clear_settings(void)
+{
+	static const char *const names[] = { "INSTANCE_FILTERS", "KEEP_RUNNING_TAG", "HIBERNATE",
+					     "DRY_RUN", "STOP_BATCH_SIZE",
+					     "PENDING_POLL_INTERVAL_MS" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unsetenv(names[i]);
+}
+
+/* A throttled batch fails once; the failure summary and the logs stay bounded. */
+static void test_handler_throttled_batch(void **state)
+{
+	struct fake_aws fake;
+	struct fake_ec2 ec2;
+	struct lambda_response resp = { 0 };
+	struct buf err = BUF_INIT, log = BUF_INIT;
+	char *page = running_page(60);
+	void *s = NULL;
+	const char *msg;
+
+	(void)state;
+	clear_settings();
+	fake_aws_init(&fake);
+	fake_ec2_attach(&ec2, &fake);
+	ec2.describe_body = page;
+	ec2.fail_code = "RequestLimitExceeded";
+	ec2.fail_status = 503;
+	ec2.fail_message = "Request limit exceeded.";
+	assert_int_equal(stopper_init_with(fake_aws_client(&fake, 2), &s, &err), 0);
+	{
+		struct lambda_request req = { view_from("{}"), "req-1", "", fake.now_ms + 60000,
+					      NULL, NULL, NULL };
+		capture_stderr_begin();
+		stopper_handle(s, &req, &resp);
+		capture_stderr_end(&log);
+	}
+	/* one batch of 50 and one of 10: two attempts each, nothing one by one */
+	assert_int_equal(ec2.stop_calls, 4);
+	assert_int_equal(ec2.batch_sizes[0], 50);
+	assert_int_equal(ec2.batch_sizes[1], 50);
+	assert_int_equal(ec2.batch_sizes[2], 10);
+	assert_int_equal(ec2.batch_sizes[3], 10);
+	assert_true(resp.failed);
+	assert_string_equal(resp.error_type, "Stopper.InstancesNotStopped");
+	msg = buf_cstr(&resp.error_message);
+	{
+		const char *want = "60 instances not stopped: i-0000000000000001 "
+				   "(RequestLimitExceeded: Request limit exceeded.); ";
+		assert_int_equal(strncmp(msg, want, strlen(want)), 0);
+	}
+	assert_non_null(strstr(msg, "; and 50 more"));
+	assert_null(strstr(msg, "i-0000000000000011"));
+	/* the logs: no whole-result line, every line short */
+	assert_null(strstr(buf_cstr(&log), "result: "));
+	for (const char *p = buf_cstr(&log); *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		assert_true(len < 1024);
+		p += len + (nl ? 1 : 0);
+	}
+	assert_non_null(strstr(buf_cstr(&log), "StopInstances for 50 instances failed "
+						"(RequestLimitExceeded); not trying them one by one"));
+	stopper_release(s);
+	lambda_response_release(&resp);
+	fake_ec2_release(&ec2);
+	fake_aws_release(&fake);
+	buf_release(&err);
+	buf_release(&log);
+	free(page);
+}
+
+/* A bad setting fails init, and the client given is freed (ASan checks). */
+static void test_init_with_bad_setting(void **state)
+{
+	struct fake_aws fake;
+	struct buf err = BUF_INIT;
+	void *s = (void *)1;
+
+	(void)state;
+	clear_settings();
+	setenv("STOP_BATCH_SIZE", "1001", 1);
+	fake_aws_init(&fake);
+	assert_int_equal(stopper_init_with(fake_aws_client(&fake, 1), &s, &err), ERR_CONFIG);
+	assert_null(s);
+	assert_non_null(strstr(buf_cstr(&err), "STOP_BATCH_SIZE"));
+	assert_int_equal(fake.calls, 0);
+	clear_settings();
+	fake_aws_release(&fake);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +470,8 @@ int main(void)
 		cmocka_unit_test(test_apply_waits_for_pending),
 		cmocka_unit_test(test_apply_pending_fails_when_time_runs_out),
 		cmocka_unit_test(test_apply_dry_run),
+		cmocka_unit_test(test_handler_throttled_batch),
+		cmocka_unit_test(test_init_with_bad_setting),
 	};
 	return cmocka_run_group_tests_name("stopper", tests, NULL, NULL);
 }
