@@ -234,6 +234,7 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 {
 	const char **plain = xcalloc(n ? n : 1, sizeof(*plain));
 	const char **hib = xcalloc(n ? n : 1, sizeof(*hib));
+	struct buf gave_up = BUF_INIT;	/* why waiting stopped early, if it did */
 	size_t nplain, nhib;
 	bool first = true;
 
@@ -253,6 +254,12 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 			struct buf why = BUF_INIT;
 			aws_error_describe(&e, &why);
 			log_warn("cannot look at the pending instances: %s", buf_cstr(&why));
+			if (ec2_batch_error_ends_run(aws, &e)) {
+				/* out of time, or credentials refused: polling on would only hammer */
+				buf_appendf(&gave_up, "still pending, and then %s", buf_cstr(&why));
+				buf_release(&why);
+				break;
+			}
 			buf_release(&why);
 			continue;
 		}
@@ -286,7 +293,10 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 		stop_batches(aws, plan, hib, nhib, true, opts, r);
 	}
 	for (size_t i = 0; i < n; i++)
-		record_failed(r, pending[i], "still pending when the invocation ran out of time");
+		record_failed(r, pending[i],
+			      gave_up.len ? buf_cstr(&gave_up)
+					  : "still pending when the invocation ran out of time");
+	buf_release(&gave_up);
 	free(plain);
 	free(hib);
 }

@@ -333,6 +333,30 @@ static void test_apply_pending_fails_when_time_runs_out(void **state)
 	apply_release(&c);
 }
 
+/* Refused credentials end the wait at once: no polling until the deadline. */
+static void test_apply_pending_gives_up_on_refused_credentials(void **state)
+{
+	static const char *const spec[] = { "i-1 running 0", "i-p pending 0" };
+	struct apply_case c;
+	struct stopper_apply_options opts = { false, 50, 5000 };
+
+	(void)state;
+	apply_setup(&c, spec, 2, false);
+	c.sim.describe_status = 401;
+	c.sim.describe_body = "<Response><Errors><Error><Code>AuthFailure</Code><Message>"
+			      "AWS was not able to validate the provided access credentials"
+			      "</Message></Error></Errors></Response>";
+	aws_client_set_deadline(c.aws, c.fake.now_ms + 600000);
+	stopper_apply(c.aws, &c.plan, &opts, &c.result);
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 ");
+	assert_int_equal(c.sim.describes, 1);
+	assert_int_equal(c.fake.sleeps, 0);
+	assert_int_equal(c.result.failed.count, 1);
+	assert_string_equal(c.result.failed.items[0].id, "i-p");
+	assert_non_null(strstr(c.result.failed.items[0].text, "still pending, and then AuthFailure"));
+	apply_release(&c);
+}
+
 static void test_apply_dry_run(void **state)
 {
 	static const char *const spec[] = { "i-1 running 0", "i-2 running 1", "i-p pending 0" };
@@ -469,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_apply_hibernation_falls_back),
 		cmocka_unit_test(test_apply_waits_for_pending),
 		cmocka_unit_test(test_apply_pending_fails_when_time_runs_out),
+		cmocka_unit_test(test_apply_pending_gives_up_on_refused_credentials),
 		cmocka_unit_test(test_apply_dry_run),
 		cmocka_unit_test(test_handler_throttled_batch),
 		cmocka_unit_test(test_init_with_bad_setting),
