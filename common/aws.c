@@ -23,6 +23,21 @@ const struct aws_service aws_service_ssm = {
 #define AWS_MAX_PAGES 100000
 #define AWS_ATTEMPT_CAP_MS 120000
 
+/*
+ * The standard retry mode's retry quota (a token bucket per client, as the
+ * AWS SDKs keep it): a retry costs AWS_RETRY_COST tokens, or
+ * AWS_TIMEOUT_RETRY_COST after a timeout or a connection error; a call that
+ * succeeds after retrying gives back what its last retry cost, one that
+ * succeeds at once adds AWS_NO_RETRY_INCREMENT, never above the initial
+ * AWS_RETRY_QUOTA. When the bucket cannot pay for a retry, the call fails
+ * without it: a run that is being throttled backs off instead of adding
+ * load.
+ */
+#define AWS_RETRY_QUOTA 500
+#define AWS_RETRY_COST 5
+#define AWS_TIMEOUT_RETRY_COST 10
+#define AWS_NO_RETRY_INCREMENT 1
+
 struct aws_client {
 	struct aws_credentials credentials;
 	char *region;
@@ -38,6 +53,8 @@ struct aws_client {
 	void *transport_ctx;
 	struct http_client *own_http;
 	struct aws_clock clock;
+	int retry_tokens;		/* the retry quota left */
+	bool quota_warned;		/* "retry quota spent" logged since the last retry */
 };
 
 /* ---- parameters ---- */
@@ -230,6 +247,7 @@ struct aws_client *aws_client_new(const struct aws_client_options *opts)
 		c->transport_ctx = c->own_http;
 	}
 	c->clock = opts->clock ? *opts->clock : *aws_clock_real();
+	c->retry_tokens = AWS_RETRY_QUOTA;
 	return c;
 }
 
@@ -387,6 +405,18 @@ int64_t aws_client_now_ms(const struct aws_client *c)
 	return c->clock.now_ms(c->clock.ctx);
 }
 
+int aws_client_retry_quota(const struct aws_client *c)
+{
+	return c->retry_tokens;
+}
+
+static void quota_release(struct aws_client *c, int tokens)
+{
+	c->retry_tokens += tokens;
+	if (c->retry_tokens > AWS_RETRY_QUOTA)
+		c->retry_tokens = AWS_RETRY_QUOTA;
+}
+
 void aws_client_endpoint(const struct aws_client *c, const struct aws_service *svc,
 			 struct buf *url)
 {
@@ -475,7 +505,6 @@ static int send_once(struct aws_client *c, const struct aws_service *svc,
 	struct sigv4_request sreq = {
 		.method = "POST",
 		.path = buf_cstr(&path),
-		.query = "",
 		.headers = sh,
 		.header_count = nsh,
 		.body = w->body,
@@ -643,11 +672,13 @@ static int call(struct aws_client *c, const struct aws_service *svc, const struc
 	struct buf errmsg = BUF_INIT;
 	int err = ERR_INTERNAL;
 
+	int paid = 0;			/* what the last retry cost */
+
 	*parsed = NULL;
 	memset(e, 0, sizeof(*e));
 	for (int attempt = 1; attempt <= c->max_attempts; attempt++) {
 		int64_t left = aws_client_time_left_ms(c);
-		bool retry = false;
+		bool retry = false, costly = false;
 
 		if (left <= 0) {
 			if (attempt == 1 || !e->err)
@@ -664,16 +695,19 @@ static int call(struct aws_client *c, const struct aws_service *svc, const struc
 			err = interpret(svc, w->operation, &resp, parsed, e, &retry);
 			if (err == 0) {
 				memset(e, 0, sizeof(*e));
+				quota_release(c, paid ? paid : AWS_NO_RETRY_INCREMENT);
 				break;
 			}
 		} else if (err == ERR_TIMEOUT) {
 			error_set(e, ERR_TIMEOUT, 0, "", "%s timed out: %s", w->operation,
 				  buf_cstr(&errmsg));
 			retry = aws_client_time_left_ms(c) > 0;
+			costly = true;
 		} else {
 			error_set(e, err, 0, "", "cannot call %s at the %s endpoint: %s", w->operation,
 				  svc->signing_name, buf_cstr(&errmsg));
 			retry = err == ERR_HTTP;
+			costly = true;
 		}
 		if (!retry || attempt == c->max_attempts)
 			break;
@@ -689,6 +723,21 @@ static int call(struct aws_client *c, const struct aws_service *svc, const struc
 			buf_release(&m);
 			break;
 		}
+		paid = costly ? AWS_TIMEOUT_RETRY_COST : AWS_RETRY_COST;
+		if (c->retry_tokens < paid) {
+			struct buf m = BUF_INIT;
+			if (!c->quota_warned)
+				log_warn("retry quota spent (%d of %d tokens left): failing calls "
+					 "without retrying until successful calls refill it",
+					 c->retry_tokens, AWS_RETRY_QUOTA);
+			c->quota_warned = true;
+			buf_appendf(&m, "%s (not retried: retry quota spent)", e->message);
+			error_set(e, e->err, e->http_status, e->code, "%s", buf_cstr(&m));
+			buf_release(&m);
+			break;
+		}
+		c->retry_tokens -= paid;
+		c->quota_warned = false;
 		log_warn("retrying %s in %lld ms after %s%s%s (attempt %d of %d)", w->operation,
 			 (long long)delay, e->code[0] ? e->code : err_name(e->err),
 			 e->code[0] ? "" : ": ", e->code[0] ? "" : e->message, attempt + 1,
@@ -816,56 +865,5 @@ int aws_json(struct aws_client *c, const struct aws_service *svc, const char *op
 	*result = parsed;
 	cJSON_free(body);
 	buf_release(&target);
-	return err;
-}
-
-int aws_json_all(struct aws_client *c, const struct aws_service *svc, const char *operation,
-		 const cJSON *request, aws_json_page_fn on_page, void *ctx,
-		 struct aws_error *error)
-{
-	cJSON *req = request ? cJSON_Duplicate(request, 1) : cJSON_CreateObject();
-	char *token = NULL;
-	int err = 0;
-
-	for (int page = 0;; page++) {
-		cJSON *resp = NULL;
-		const cJSON *next;
-
-		if (page >= AWS_MAX_PAGES) {
-			error_set(error, ERR_PARSE, 0, "", "%s returned more than %d pages",
-				  operation, AWS_MAX_PAGES);
-			err = ERR_PARSE;
-			break;
-		}
-		cJSON_DeleteItemFromObjectCaseSensitive(req, "NextToken");
-		if (token)
-			cJSON_AddStringToObject(req, "NextToken", token);
-		err = aws_json(c, svc, operation, req, &resp, error);
-		if (err)
-			break;
-		err = on_page(ctx, resp);
-		if (err) {
-			error_set(error, err, 200, "", "cannot read the response to %s", operation);
-			cJSON_Delete(resp);
-			break;
-		}
-		next = cJSON_GetObjectItemCaseSensitive(resp, "NextToken");
-		if (!cJSON_IsString(next) || !*next->valuestring) {
-			cJSON_Delete(resp);
-			break;
-		}
-		if (token && !strcmp(token, next->valuestring)) {
-			error_set(error, ERR_PARSE, 200, "", "%s returned the same NextToken twice",
-				  operation);
-			err = ERR_PARSE;
-			cJSON_Delete(resp);
-			break;
-		}
-		free(token);
-		token = xstrdup(next->valuestring);
-		cJSON_Delete(resp);
-	}
-	free(token);
-	cJSON_Delete(req);
 	return err;
 }

@@ -5,9 +5,11 @@
  * POST, XML answers; EC2 and Auto Scaling) and JSON 1.1 (SSM). Every request
  * is signed with SigV4, retried the way the AWS SDKs' "standard" mode does
  * (exponential backoff with full jitter on throttling, 5xx and transport
- * errors, never on other 4xx), and bounded by the invocation's deadline
- * minus a safety margin, so a function reports a timeout itself instead of
- * being killed by Lambda. Pagination (NextToken) is handled here, once.
+ * errors, never on other 4xx; within the mode's retry quota), and bounded
+ * by the invocation's deadline minus a safety margin, so a function reports
+ * a timeout itself instead of being killed by Lambda. Pagination (NextToken)
+ * of the XML protocols is handled here, once; the one JSON call we make (SSM
+ * GetParameter) has no pages.
  *
  * Endpoints follow the SDKs' convention: AWS_ENDPOINT_URL_<SERVICE> (EC2,
  * AUTO_SCALING, SSM), else AWS_ENDPOINT_URL, else
@@ -141,6 +143,13 @@ void aws_client_endpoint(const struct aws_client *c, const struct aws_service *s
 /* Sleeps on the client's clock (for polling loops). */
 void aws_client_sleep_ms(struct aws_client *c, int64_t ms);
 int64_t aws_client_now_ms(const struct aws_client *c);
+/*
+ * Tokens left in the client's retry quota (the standard retry mode's token
+ * bucket: 500 to start, 5 a retry, 10 a retry after a timeout or a
+ * connection error; a call that fails and cannot pay for its retry fails
+ * at once).
+ */
+int aws_client_retry_quota(const struct aws_client *c);
 
 /*
  * One call of an EC2 or Query action. On success *result is the parsed
@@ -166,11 +175,6 @@ int aws_query_all(struct aws_client *c, const struct aws_service *svc, const cha
 int aws_json(struct aws_client *c, const struct aws_service *svc, const char *operation,
 	     const cJSON *request, cJSON **result, struct aws_error *error) WARN_UNUSED;
 
-/* Every page of a JSON 1.1 operation (request is not modified). */
-typedef int (*aws_json_page_fn)(void *ctx, const cJSON *page);
-int aws_json_all(struct aws_client *c, const struct aws_service *svc, const char *operation,
-		 const cJSON *request, aws_json_page_fn on_page, void *ctx,
-		 struct aws_error *error) WARN_UNUSED;
 
 /* Appends the --help section for the settings every function shares. */
 void aws_config_help(struct buf *out);

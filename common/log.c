@@ -80,14 +80,35 @@ static void append_one_line(struct buf *line, const char *s, size_t len)
 		buf_appendc(line, s[i] == '\n' ? ' ' : s[i]);
 }
 
+/*
+ * Cuts a message or a field value longer than LOG_TEXT_MAX bytes, on a UTF-8
+ * character boundary, and says how much was left out. A CloudWatch log
+ * event holds at most 256 KB: even JSON-escaped at its worst (6 bytes a
+ * byte), a capped message stays within it.
+ */
+static void cap_text(struct buf *b)
+{
+	size_t cut = LOG_TEXT_MAX, dropped;
+
+	if (b->len <= LOG_TEXT_MAX)
+		return;
+	while (cut > 0 && ((unsigned char)b->ptr[cut] & 0xC0) == 0x80)
+		cut--;
+	dropped = b->len - cut;
+	b->len = cut;
+	b->ptr[cut] = '\0';
+	buf_appendf(b, LOG_TRUNCATED_MARK, dropped);
+}
+
 static void log_emit(enum log_level level, const struct log_field *fields, size_t n,
 		     const char *fmt, va_list ap)
 {
-	struct buf line = BUF_INIT, msg = BUF_INIT;
+	struct buf line = BUF_INIT, msg = BUF_INIT, value = BUF_INIT;
 
 	if (!log_enabled(level))
 		return;
 	buf_vappendf(&msg, fmt, ap);
+	cap_text(&msg);
 	if (log_json) {
 		cJSON *obj = cJSON_CreateObject();
 		struct buf ts = BUF_INIT;
@@ -99,9 +120,12 @@ static void log_emit(enum log_level level, const struct log_field *fields, size_
 		cJSON_AddStringToObject(obj, "message", buf_cstr(&msg));
 		if (log_request_id[0])
 			cJSON_AddStringToObject(obj, "requestId", log_request_id);
-		for (size_t i = 0; i < n; i++)
-			cJSON_AddStringToObject(obj, fields[i].key,
-						fields[i].value ? fields[i].value : "");
+		for (size_t i = 0; i < n; i++) {
+			buf_reset(&value);
+			buf_appends(&value, fields[i].value ? fields[i].value : "");
+			cap_text(&value);
+			cJSON_AddStringToObject(obj, fields[i].key, buf_cstr(&value));
+		}
 		text = cJSON_PrintUnformatted(obj);
 		if (text)
 			buf_appends(&line, text);
@@ -117,8 +141,10 @@ static void log_emit(enum log_level level, const struct log_field *fields, size_
 		append_one_line(&line, msg.ptr, msg.len);
 		for (size_t i = 0; i < n; i++) {
 			buf_appendf(&line, " %s=", fields[i].key);
-			if (fields[i].value)
-				append_one_line(&line, fields[i].value, strlen(fields[i].value));
+			buf_reset(&value);
+			buf_appends(&value, fields[i].value ? fields[i].value : "");
+			cap_text(&value);
+			append_one_line(&line, value.ptr, value.len);
 		}
 	}
 	buf_appendc(&line, '\n');
@@ -126,6 +152,7 @@ static void log_emit(enum log_level level, const struct log_field *fields, size_
 	fflush(stderr);
 	buf_release(&line);
 	buf_release(&msg);
+	buf_release(&value);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

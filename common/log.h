@@ -10,6 +10,10 @@
  * drops lines below it. Lines go to stderr (Lambda collects both streams;
  * stdout stays free for local mode's response).
  *
+ * A message, and each field value, longer than LOG_TEXT_MAX bytes is cut
+ * (on a character boundary) and ends with LOG_TRUNCATED_MARK, so one line
+ * always fits a CloudWatch log event (256 KB).
+ *
  * Never log credentials, Authorization headers, tokens, webhook URLs or event
  * payloads: callers pass only what is safe.
  */
@@ -19,6 +23,9 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#define LOG_TEXT_MAX 32768
+#define LOG_TRUNCATED_MARK " [... %zu bytes cut]"
 
 enum log_level { LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_FATAL };
 

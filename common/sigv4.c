@@ -16,17 +16,9 @@
  *    the double encoding every service but S3 expects. (S3 wants neither
  *    normalisation nor double encoding; we do not sign for S3.)
  *
- *  - Query: split on '&'; an empty component ("a=1&&b=2", a trailing '&')
- *    is skipped. Each component splits at its first '=' into name and value;
- *    without '=' the value is empty ("flag" signs as "flag="). Both are
- *    percent-decoded ("%xx" in either case; a '%' not followed by two hex
- *    digits stays a literal '%') and re-encoded with sigv4_uri_encode(), then
- *    sorted by encoded name, then by encoded value (bytewise).
- *    A bare '+' is a literal plus and signs as "%2B": RFC 3986 gives '+' no
- *    meaning in a query (plus-for-space is HTML form encoding), botocore
- *    encodes a '+' in a parameter as %2B, and AWS asks clients to send a
- *    space as %20. Callers build queries with sigv4_uri_encode() and so
- *    never send a bare '+' anyway.
+ *  - Query: always empty. Every request we send is a POST with its
+ *    parameters in a form or JSON body (aws.c), so the canonical request's
+ *    query line is empty and no query is ever canonicalised.
  *
  *  - Headers: names lower-cased (ASCII), sorted bytewise; values trimmed at
  *    both ends and inner runs of whitespace (space, tab, CR, LF, VT, FF)
@@ -75,24 +67,6 @@ static void uri_encode(struct buf *out, struct view s, bool keep_slash)
 void sigv4_uri_encode(struct buf *out, struct view s)
 {
 	uri_encode(out, s, false);
-}
-
-/* Appends s with every "%XX" (either case) turned into its byte. */
-static void percent_decode(struct buf *out, struct view s)
-{
-	buf_grow(out, s.len);
-	for (size_t i = 0; i < s.len; i++) {
-		int hi, lo;
-		if (s.ptr[i] == '%' && i + 2 < s.len &&
-		    (hi = hex_digit((unsigned char)s.ptr[i + 1])) >= 0 &&
-		    (lo = hex_digit((unsigned char)s.ptr[i + 2])) >= 0) {
-			out->ptr[out->len++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			out->ptr[out->len++] = s.ptr[i];
-		}
-	}
-	out->ptr[out->len] = '\0';
 }
 
 static int view_cmp(struct view a, struct view b)
@@ -147,71 +121,6 @@ static void canonical_path(struct buf *out, const char *path)
 	uri_encode(out, buf_view(&norm), true);
 	buf_release(&norm);
 	free(segs);
-}
-
-struct query_param {
-	struct buf name;	/* encoded */
-	struct buf value;	/* encoded */
-};
-
-static int query_param_cmp(const void *a, const void *b)
-{
-	const struct query_param *x = a, *y = b;
-	int c = view_cmp(buf_view(&x->name), buf_view(&y->name));
-	return c ? c : view_cmp(buf_view(&x->value), buf_view(&y->value));
-}
-
-static void reencode(struct buf *out, struct view s, struct buf *scratch)
-{
-	buf_reset(scratch);
-	percent_decode(scratch, s);
-	sigv4_uri_encode(out, buf_view(scratch));
-}
-
-static void canonical_query(struct buf *out, const char *query)
-{
-	struct view q = view_from(query);
-	struct query_param *params;
-	struct buf scratch = BUF_INIT;
-	size_t n = 0;
-
-	if (!q.len)
-		return;
-	/* At most one parameter per '&' plus one. */
-	size_t max = 1;
-	for (size_t i = 0; i < q.len; i++)
-		max += q.ptr[i] == '&';
-	params = xcalloc(max, sizeof(*params));
-
-	for (size_t i = 0; i <= q.len;) {
-		size_t j = i;
-		while (j < q.len && q.ptr[j] != '&')
-			j++;
-		struct view comp = view_make(q.ptr + i, j - i);
-		i = j + 1;
-		if (!comp.len)
-			continue;
-		const char *eq = memchr(comp.ptr, '=', comp.len);
-		size_t name_len = eq ? (size_t)(eq - comp.ptr) : comp.len;
-		struct view name = view_make(comp.ptr, name_len);
-		struct view value = eq ? view_make(eq + 1, comp.len - name_len - 1)
-				       : view_make("", 0);
-		reencode(&params[n].name, name, &scratch);
-		reencode(&params[n].value, value, &scratch);
-		n++;
-	}
-	qsort(params, n, sizeof(*params), query_param_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_appendc(out, '&');
-		buf_appendv(out, buf_view(&params[i].name));
-		buf_appendc(out, '=');
-		buf_appendv(out, buf_view(&params[i].value));
-		buf_release(&params[i].name);
-		buf_release(&params[i].value);
-	}
-	buf_release(&scratch);
-	free(params);
 }
 
 struct canon_header {
@@ -315,8 +224,7 @@ void sigv4_canonical_request(const struct sigv4_request *req, struct buf *out,
 	buf_appendc(out, '\n');
 	canonical_path(out, req->path);
 	buf_appendc(out, '\n');
-	canonical_query(out, req->query);
-	buf_appendc(out, '\n');
+	buf_appendc(out, '\n');	/* the query: we sign none */
 	/* Each header line ends in '\n', then the blank line. */
 	canonical_headers(req, out, signed_headers);
 	buf_appendc(out, '\n');

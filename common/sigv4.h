@@ -10,8 +10,9 @@
  * only scratch space is allocated, and freed before returning. The derived
  * signing key (and the "AWS4"+secret copy) is wiped after use.
  *
- * The exact canonicalisation rules (path normalisation, '+' in queries,
- * header whitespace) are listed at the top of sigv4.c.
+ * Only requests without a query string are signed: every call we make is a
+ * POST with its parameters in the body. The exact canonicalisation rules
+ * (path normalisation, header whitespace) are listed at the top of sigv4.c.
  */
 #ifndef SIGV4_H
 #define SIGV4_H
@@ -45,12 +46,6 @@ struct sigv4_request {
 	 * as "%2520". NULL or "" signs as "/".
 	 */
 	const char *path;
-	/*
-	 * As sent without '?', may be "" or NULL. Build it with
-	 * sigv4_uri_encode(): a bare '+' is signed as a literal plus (%2B),
-	 * never as a space.
-	 */
-	const char *query;
 	const struct sigv4_header *headers;	/* every header to sign */
 	size_t header_count;
 	struct view body;
@@ -65,10 +60,9 @@ struct sigv4_params {
 
 /*
  * Stage 1. Appends the canonical request to `out` and the semicolon-separated
- * lower-case list of signed header names to `signed_headers`. Query
- * parameters are decoded, re-encoded the SigV4 way (RFC 3986 unreserved
- * characters kept, everything else %XX upper case) and sorted by name then
- * value. Duplicate header names are joined with ',' in the order given.
+ * lower-case list of signed header names to `signed_headers`. The query
+ * line is empty. Duplicate header names are joined with ',' in the order
+ * given.
  * The payload hash is the hex SHA-256 of the body.
  */
 void sigv4_canonical_request(const struct sigv4_request *req, struct buf *out,
@@ -103,7 +97,7 @@ void sigv4_sha256_hex(struct view data, struct buf *out);
 
 /*
  * Appends s percent-encoded the SigV4/RFC 3986 way: A-Z a-z 0-9 - _ . ~ kept,
- * everything else %XX (upper-case hex). Used for query strings and form bodies.
+ * everything else %XX (upper-case hex). Used for form bodies.
  */
 void sigv4_uri_encode(struct buf *out, struct view s);
 

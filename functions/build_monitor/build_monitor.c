@@ -490,20 +490,20 @@ static int read_build_command(char **out, struct buf *errmsg)
 	return 0;
 }
 
-static int new_slack(const struct build_monitor_io *io, const char *url,
+static int new_slack(const struct build_monitor_slack_io *io, const char *url,
 		     struct slack_client **out, struct buf *why)
 {
 	struct slack_client_options o = {
 		.webhook_url = url,
-		.transport = io->slack_transport,
-		.transport_ctx = io->slack_transport_ctx,
-		.clock = io->slack_clock,
+		.transport = io->transport,
+		.transport_ctx = io->transport_ctx,
+		.clock = io->clock,
 	};
 	return slack_client_new(&o, out, why);
 }
 
 /* Reads the webhook URL from SSM; the value is wiped whatever happens. */
-static int slack_from_parameter(struct build_monitor_state *s, const struct build_monitor_io *io,
+static int slack_from_parameter(struct build_monitor_state *s, const struct build_monitor_slack_io *io,
 				const char *name, struct buf *errmsg)
 {
 	struct buf value = BUF_INIT, why = BUF_INIT;
@@ -538,7 +538,7 @@ out:
 }
 
 /* Exactly one of the two webhook settings, unless DRY_RUN=true (then either or none). */
-static int open_slack(struct build_monitor_state *s, const struct build_monitor_io *io,
+static int open_slack(struct build_monitor_state *s, const struct build_monitor_slack_io *io,
 		      struct buf *errmsg)
 {
 	const char *parameter = NULL, *url = NULL;
@@ -574,14 +574,17 @@ static int open_slack(struct build_monitor_state *s, const struct build_monitor_
 	return err;
 }
 
-int build_monitor_init_with(const struct build_monitor_io *io, void **state, struct buf *errmsg)
+int build_monitor_init_with(struct aws_client *aws, const struct build_monitor_slack_io *slack,
+			    void **state, struct buf *errmsg)
 {
+	static const struct build_monitor_slack_io libcurl = { NULL, NULL, NULL };
+	const struct build_monitor_slack_io *io = slack ? slack : &libcurl;
 	struct build_monitor_state *s = xcalloc(1, sizeof(*s));
 	struct buf mentions = BUF_INIT;
 	int err;
 
 	*state = NULL;
-	s->aws = io->aws;
+	s->aws = aws;
 	if ((err = ec2_filters_parse(config_value(&settings[S_IMAGES]), "IMAGE_FILTERS",
 				     &s->image_filters, errmsg)) ||
 	    (err = config_long(&settings[S_MAX_AGE], 1, MAX_AGE_HOURS_LIMIT,
@@ -606,9 +609,7 @@ int build_monitor_init_with(const struct build_monitor_io *io, void **state, str
 
 int build_monitor_init(void **state, struct buf *errmsg)
 {
-	struct build_monitor_io io = { 0 };
-
-	return build_monitor_init_with(&io, state, errmsg);
+	return build_monitor_init_with(NULL, NULL, state, errmsg);
 }
 
 /* What one invocation does: the configuration with the event's overrides. */

@@ -114,21 +114,24 @@ char *build_monitor_result_json(const struct build_monitor_plan *plan, bool aler
 
 /* ---- the Lambda function ---- */
 
-/*
- * What init uses to reach AWS and Slack; build_monitor_init() uses the
- * environment and libcurl. Tests pass a scripted AWS client and Slack
- * transport.
- */
-struct build_monitor_io {
-	struct aws_client *aws;		/* ownership moves to the state, even on failure */
-	http_transport_fn slack_transport;	/* NULL: libcurl */
-	void *slack_transport_ctx;
-	const struct aws_clock *slack_clock;	/* NULL: real time */
+/* How init reaches Slack; build_monitor_init() uses libcurl and real time. */
+struct build_monitor_slack_io {
+	http_transport_fn transport;	/* NULL: libcurl */
+	void *transport_ctx;
+	const struct aws_clock *clock;	/* NULL: real time */
 };
 
 void build_monitor_help(struct buf *out);
+/* Reads the settings (see build_monitor_help()), the AWS client's and Slack's. */
 int build_monitor_init(void **state, struct buf *errmsg);
-int build_monitor_init_with(const struct build_monitor_io *io, void **state, struct buf *errmsg);
+/*
+ * build_monitor_init() with a client of the caller's (unit tests pass one on
+ * a fake transport; NULL: the client from the environment) and a Slack
+ * transport of theirs (NULL: libcurl). Takes ownership of `aws`, also on
+ * failure.
+ */
+int build_monitor_init_with(struct aws_client *aws, const struct build_monitor_slack_io *slack,
+			    void **state, struct buf *errmsg);
 void build_monitor_handle(void *state, const struct lambda_request *req,
 			  struct lambda_response *resp);
 void build_monitor_release(void *state);

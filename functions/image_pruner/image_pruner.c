@@ -1059,23 +1059,30 @@ void image_pruner_release(void *state)
 	free(s);
 }
 
-int image_pruner_init(void **state, struct buf *errmsg)
+int image_pruner_init_with(struct aws_client *aws, void **state, struct buf *errmsg)
 {
 	struct image_pruner_state *s = xcalloc(1, sizeof(*s));
 	int err;
 
 	*state = NULL;
+	s->aws = aws;
+	/* the function's own settings first: their mistakes are the likelier ones */
 	if ((err = ec2_filters_parse(config_value(&settings[S_FILTERS]), "IMAGE_FILTERS",
 				     &s->filters, errmsg)) ||
 	    (err = config_long(&settings[S_MAX_IMAGES], IMAGE_PRUNER_MIN_KEEP,
 			       IMAGE_PRUNER_MAX_KEEP, &s->keep_count, errmsg)) ||
 	    (err = config_bool(&settings[S_DRY_RUN], &s->dry_run, errmsg)) ||
-	    (err = aws_client_from_env(&s->aws, errmsg))) {
+	    (!s->aws && (err = aws_client_from_env(&s->aws, errmsg)))) {
 		image_pruner_release(s);
 		return err;
 	}
 	*state = s;
 	return 0;
+}
+
+int image_pruner_init(void **state, struct buf *errmsg)
+{
+	return image_pruner_init_with(NULL, state, errmsg);
 }
 
 /*
@@ -1215,7 +1222,6 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 		 dry, result.deleted_count, snapshots, snapshots == 1 ? "" : "s", result.kept.count,
 		 result.in_use.count, result.failed_count, result.swept_count);
 	if (result.failed_count) {
-		log_info("result: %s", buf_cstr(&resp->payload));
 		fail_deletions(&result, resp);
 	}
 out:

@@ -232,7 +232,14 @@ void image_pruner_run(struct aws_client *aws, const struct image_pruner_options 
 		      struct lambda_response *resp);
 
 void image_pruner_help(struct buf *out);
+/* Reads the settings (see image_pruner_help()) and the AWS client's. */
 int image_pruner_init(void **state, struct buf *errmsg);
+/*
+ * image_pruner_init() with a client of the caller's (unit tests pass one on
+ * a fake transport); NULL: the client from the environment, as
+ * image_pruner_init(). Takes ownership of `aws`, also on failure.
+ */
+int image_pruner_init_with(struct aws_client *aws, void **state, struct buf *errmsg);
 void image_pruner_handle(void *state, const struct lambda_request *req,
 			 struct lambda_response *resp);
 void image_pruner_release(void *state);

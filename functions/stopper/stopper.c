@@ -6,13 +6,14 @@
 
 #include "cJSON.h"
 #include "config.h"
+#include "ec2_batch.h"
 #include "event.h"
 #include "log.h"
 #include "timeutil.h"
 #include "banned.h"
 
 #define ASG_TAG "aws:autoscaling:groupName"
-#define MAX_IDS_PER_CALL 1000
+#define MAX_IDS_PER_CALL EC2_BATCH_MAX_SIZE
 
 /* the states the stopper lists (the plan skips anything else anyway) */
 static const char *const live_states[] = { "running", "pending", NULL };
@@ -166,66 +167,53 @@ static void record_failed(struct stopper_result *r, const char *id, const char *
 	log_error("cannot stop '%s': %s", id, why);
 }
 
-/* Stops one instance; a refused hibernation falls back to a plain stop. */
-static void stop_one(struct aws_client *aws, const struct stopper_plan *plan, const char *id,
-		     bool hibernate, const struct stopper_apply_options *opts,
-		     struct stopper_result *r)
+/* What ec2_batch_run() reports each outcome to. */
+struct stop_outcomes {
+	const struct stopper_plan *plan;
+	struct stopper_result *result;
+	const char *const *ids;
+	bool dry_run;
+};
+
+static void stop_done(void *ctx, size_t i, bool hibernated)
 {
-	struct ec2_stop_options so = { hibernate, opts->dry_run };
-	struct aws_error e;
+	struct stop_outcomes *o = ctx;
+
+	record_stopped(o->plan, o->result, o->ids[i], hibernated, o->dry_run);
+}
+
+static void stop_failed(void *ctx, size_t i, const struct aws_error *e)
+{
+	struct stop_outcomes *o = ctx;
 	struct buf why = BUF_INIT;
 
-	if (ec2_stop_instances(aws, &id, 1, &so, &e) == 0) {
-		record_stopped(plan, r, id, hibernate, opts->dry_run);
-		return;
-	}
-	if (hibernate && (aws_error_is(&e, "UnsupportedHibernationConfiguration") ||
-			  aws_error_is(&e, "UnsupportedOperation"))) {
-		log_warn("cannot hibernate '%s' (%s); stopping it instead", id, e.code);
-		so.hibernate = false;
-		if (ec2_stop_instances(aws, &id, 1, &so, &e) == 0) {
-			record_stopped(plan, r, id, false, opts->dry_run);
-			return;
-		}
-	}
-	aws_error_describe(&e, &why);
-	record_failed(r, id, buf_cstr(&why));
+	aws_error_describe(e, &why);
+	record_failed(o->result, o->ids[i], buf_cstr(&why));
 	buf_release(&why);
 }
 
 /*
- * Stops ids in batches. EC2 stops all of a call's instances or none, so a
- * refused batch is retried one instance at a time: one bad instance never
- * leaves the others running.
+ * Stops ids in batches (ec2_batch_run(): a batch refused because of one
+ * instance goes one by one; a throttled or denied batch fails once). With
+ * `hibernate`, a refused hibernation falls back to a plain stop.
  */
 static void stop_batches(struct aws_client *aws, const struct stopper_plan *plan,
 			 const char **ids, size_t n, bool hibernate,
 			 const struct stopper_apply_options *opts, struct stopper_result *r)
 {
-	size_t batch = opts->batch_size ? opts->batch_size : 50;
+	struct stop_outcomes o = { plan, r, ids, opts->dry_run };
+	struct ec2_batch_options bo = {
+		.action = EC2_BATCH_STOP,
+		.batch_size = opts->batch_size,
+		.dry_run = opts->dry_run,
+		.hibernate = hibernate,
+		.done = stop_done,
+		.failed = stop_failed,
+		.ctx = &o,
+	};
 
-	if (batch > MAX_IDS_PER_CALL)
-		batch = MAX_IDS_PER_CALL;
-	for (size_t start = 0; start < n; start += batch) {
-		size_t count = n - start < batch ? n - start : batch;
-		struct ec2_stop_options so = { hibernate, opts->dry_run };
-		struct aws_error e;
-
-		if (count == 1) {
-			stop_one(aws, plan, ids[start], hibernate, opts, r);
-			continue;
-		}
-		if (ec2_stop_instances(aws, ids + start, count, &so, &e) == 0) {
-			for (size_t i = 0; i < count; i++)
-				record_stopped(plan, r, ids[start + i], hibernate, opts->dry_run);
-			continue;
-		}
-		log_warn("StopInstances for %zu instances refused (%s%s%s); trying them one by one",
-			 count, e.code[0] ? e.code : e.message, e.code[0] ? ": " : "",
-			 e.code[0] ? e.message : "");
-		for (size_t i = 0; i < count; i++)
-			stop_one(aws, plan, ids[start + i], hibernate, opts, r);
-	}
+	if (n)
+		ec2_batch_run(aws, ids, n, &bo);
 }
 
 static bool decision_hibernates(const struct stopper_plan *plan, const char *id)
@@ -244,6 +232,10 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 			 const char **pending, size_t n, const struct stopper_apply_options *opts,
 			 struct stopper_result *r)
 {
+	const char **plain = xcalloc(n ? n : 1, sizeof(*plain));
+	const char **hib = xcalloc(n ? n : 1, sizeof(*hib));
+	struct buf gave_up = BUF_INIT;	/* why waiting stopped early, if it did */
+	size_t nplain, nhib;
 	bool first = true;
 
 	while (n) {
@@ -262,9 +254,16 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 			struct buf why = BUF_INIT;
 			aws_error_describe(&e, &why);
 			log_warn("cannot look at the pending instances: %s", buf_cstr(&why));
+			if (ec2_batch_error_ends_run(aws, &e)) {
+				/* out of time, or credentials refused: polling on would only hammer */
+				buf_appendf(&gave_up, "still pending, and then %s", buf_cstr(&why));
+				buf_release(&why);
+				break;
+			}
 			buf_release(&why);
 			continue;
 		}
+		nplain = nhib = 0;
 		for (size_t i = 0; i < n; i++) {
 			const struct ec2_instance *inst = NULL;
 
@@ -275,8 +274,10 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 				id_note_list_add(&r->skipped, pending[i],
 					  "no longer exists");
 			} else if (!strcmp(inst->state, "running")) {
-				stop_one(aws, plan, pending[i], decision_hibernates(plan, pending[i]),
-					 opts, r);
+				if (decision_hibernates(plan, pending[i]))
+					hib[nhib++] = pending[i];
+				else
+					plain[nplain++] = pending[i];
 			} else if (!strcmp(inst->state, "pending")) {
 				pending[kept++] = pending[i];
 			} else {
@@ -288,9 +289,16 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 		}
 		n = kept;
 		ec2_instance_list_release(&found);
+		stop_batches(aws, plan, plain, nplain, false, opts, r);
+		stop_batches(aws, plan, hib, nhib, true, opts, r);
 	}
 	for (size_t i = 0; i < n; i++)
-		record_failed(r, pending[i], "still pending when the invocation ran out of time");
+		record_failed(r, pending[i],
+			      gave_up.len ? buf_cstr(&gave_up)
+					  : "still pending when the invocation ran out of time");
+	buf_release(&gave_up);
+	free(plain);
+	free(hib);
 }
 
 void stopper_apply(struct aws_client *aws, const struct stopper_plan *plan,
@@ -402,13 +410,15 @@ void stopper_release(void *state)
 	free(s);
 }
 
-int stopper_init(void **state, struct buf *errmsg)
+int stopper_init_with(struct aws_client *aws, void **state, struct buf *errmsg)
 {
 	struct stopper_state *s = xcalloc(1, sizeof(*s));
 	const char *tag = NULL;
 	int err;
 
 	*state = NULL;
+	s->aws = aws;
+	/* the function's own settings first: their mistakes are the likelier ones */
 	if ((err = ec2_filters_parse(config_value(&settings[S_FILTERS]), "INSTANCE_FILTERS",
 				     &s->filters, errmsg)) ||
 	    (err = config_string(&settings[S_TAG], true, 127, &tag, errmsg)) ||
@@ -416,13 +426,18 @@ int stopper_init(void **state, struct buf *errmsg)
 	    (err = config_bool(&settings[S_DRY_RUN], &s->dry_run, errmsg)) ||
 	    (err = config_long(&settings[S_BATCH], 1, MAX_IDS_PER_CALL, &s->batch_size, errmsg)) ||
 	    (err = config_long(&settings[S_POLL], 100, 60000, &s->poll_interval_ms, errmsg)) ||
-	    (err = aws_client_from_env(&s->aws, errmsg))) {
+	    (!s->aws && (err = aws_client_from_env(&s->aws, errmsg)))) {
 		stopper_release(s);
 		return err;
 	}
 	s->keep_running_tag = xstrdup(tag);
 	*state = s;
 	return 0;
+}
+
+int stopper_init(void **state, struct buf *errmsg)
+{
+	return stopper_init_with(NULL, state, errmsg);
 }
 
 static void list_failures(const struct stopper_result *r, struct buf *out)
@@ -514,7 +529,6 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 		 result.hibernated.count, result.skipped.count, result.failed.count);
 	if (result.failed.count) {
 		list_failures(&result, &msg);
-		log_info("result: %s", buf_cstr(&resp->payload));
 		lambda_fail(resp, "Stopper.InstancesNotStopped", "%s", buf_cstr(&msg));
 	}
 out:

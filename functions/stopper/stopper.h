@@ -88,7 +88,14 @@ char *stopper_result_json(const struct stopper_result *result);
 /* ---- the Lambda function ---- */
 
 void stopper_help(struct buf *out);
+/* Reads the settings (see stopper_help()) and the AWS client's. */
 int stopper_init(void **state, struct buf *errmsg);
+/*
+ * stopper_init() with a client of the caller's (unit tests pass one on a
+ * fake transport); NULL: the client from the environment, as
+ * stopper_init(). Takes ownership of `aws`, also on failure.
+ */
+int stopper_init_with(struct aws_client *aws, void **state, struct buf *errmsg);
 void stopper_handle(void *state, const struct lambda_request *req, struct lambda_response *resp);
 void stopper_release(void *state);
 

@@ -5,13 +5,14 @@
 
 #include "cJSON.h"
 #include "config.h"
+#include "ec2_batch.h"
 #include "event.h"
 #include "log.h"
 #include "timeutil.h"
 #include "banned.h"
 
 #define ASG_TAG "aws:autoscaling:groupName"
-#define MAX_IDS_PER_CALL 1000
+#define MAX_IDS_PER_CALL EC2_BATCH_MAX_SIZE
 #define MIN_LIFETIME_HOURS 1
 #define MAX_LIFETIME_HOURS 8760	/* a year */
 #define SECONDS_PER_HOUR 3600
@@ -206,56 +207,55 @@ static void record_failed(struct terminator_result *r, const struct terminator_d
 	buf_release(&why);
 }
 
-static void terminate_one(struct aws_client *aws, const struct terminator_decision *d,
-			  const struct terminator_apply_options *opts, struct terminator_result *r)
-{
-	const char *id = d->instance->id;
-	struct aws_error e;
+/* What ec2_batch_run() reports each outcome to. */
+struct terminate_outcomes {
+	const struct terminator_decision *const *todo;
+	struct terminator_result *result;
+	bool dry_run;
+};
 
-	if (ec2_terminate_instances(aws, &id, 1, opts->dry_run, &e) == 0)
-		record_terminated(r, d, opts->dry_run);
-	else
-		record_failed(r, d, &e);
+static void terminate_done(void *ctx, size_t i, bool hibernated)
+{
+	struct terminate_outcomes *o = ctx;
+
+	(void)hibernated;
+	record_terminated(o->result, o->todo[i], o->dry_run);
+}
+
+static void terminate_failed(void *ctx, size_t i, const struct aws_error *e)
+{
+	struct terminate_outcomes *o = ctx;
+
+	record_failed(o->result, o->todo[i], e);
 }
 
 /*
- * Terminates in batches. EC2 terminates all of a call's instances or none
- * (one protected or vanished instance refuses the call), so a refused batch
- * is retried one instance at a time: one bad instance never keeps the
- * others alive.
+ * Terminates in batches (ec2_batch_run()). EC2 terminates all of a call's
+ * instances or none: a batch refused because of one instance (protected,
+ * vanished) goes one by one, so one bad instance never keeps the others
+ * alive; a throttled or denied batch fails once, as a whole.
  */
 static void terminate_batches(struct aws_client *aws, const struct terminator_decision *const *todo,
 			      size_t n, const struct terminator_apply_options *opts,
 			      struct terminator_result *r)
 {
-	size_t batch = opts->batch_size ? opts->batch_size : 50;
+	struct terminate_outcomes o = { todo, r, opts->dry_run };
+	struct ec2_batch_options bo = {
+		.action = EC2_BATCH_TERMINATE,
+		.batch_size = opts->batch_size,
+		.dry_run = opts->dry_run,
+		.done = terminate_done,
+		.failed = terminate_failed,
+		.ctx = &o,
+	};
 	const char **ids;
 
-	if (batch > MAX_IDS_PER_CALL)
-		batch = MAX_IDS_PER_CALL;
-	ids = xcalloc(batch, sizeof(*ids));
-	for (size_t start = 0; start < n; start += batch) {
-		size_t count = n - start < batch ? n - start : batch;
-		struct aws_error e;
-
-		if (count == 1) {
-			terminate_one(aws, todo[start], opts, r);
-			continue;
-		}
-		for (size_t i = 0; i < count; i++)
-			ids[i] = todo[start + i]->instance->id;
-		if (ec2_terminate_instances(aws, ids, count, opts->dry_run, &e) == 0) {
-			for (size_t i = 0; i < count; i++)
-				record_terminated(r, todo[start + i], opts->dry_run);
-			continue;
-		}
-		log_warn("TerminateInstances for %zu instances refused (%s%s%s); "
-			 "trying them one by one",
-			 count, e.code[0] ? e.code : e.message, e.code[0] ? ": " : "",
-			 e.code[0] ? e.message : "");
-		for (size_t i = 0; i < count; i++)
-			terminate_one(aws, todo[start + i], opts, r);
-	}
+	if (!n)
+		return;
+	ids = xcalloc(n, sizeof(*ids));
+	for (size_t i = 0; i < n; i++)
+		ids[i] = todo[i]->instance->id;
+	ec2_batch_run(aws, ids, n, &bo);
 	free(ids);
 }
 
@@ -375,21 +375,6 @@ static int read_settings(struct terminator_state *s, struct buf *errmsg)
 	return 0;
 }
 
-int terminator_init(void **state, struct buf *errmsg)
-{
-	struct terminator_state *s = xcalloc(1, sizeof(*s));
-	int err;
-
-	*state = NULL;
-	/* the function's own settings first: their mistakes are the likelier ones */
-	if ((err = read_settings(s, errmsg)) || (err = aws_client_from_env(&s->aws, errmsg))) {
-		terminator_release(s);
-		return err;
-	}
-	*state = s;
-	return 0;
-}
-
 int terminator_init_with(struct aws_client *aws, void **state, struct buf *errmsg)
 {
 	struct terminator_state *s = xcalloc(1, sizeof(*s));
@@ -397,12 +382,19 @@ int terminator_init_with(struct aws_client *aws, void **state, struct buf *errms
 
 	*state = NULL;
 	s->aws = aws;
-	if ((err = read_settings(s, errmsg))) {
+	/* the function's own settings first: their mistakes are the likelier ones */
+	if ((err = read_settings(s, errmsg)) ||
+	    (!s->aws && (err = aws_client_from_env(&s->aws, errmsg)))) {
 		terminator_release(s);
 		return err;
 	}
 	*state = s;
 	return 0;
+}
+
+int terminator_init(void **state, struct buf *errmsg)
+{
+	return terminator_init_with(NULL, state, errmsg);
 }
 
 /* What one invocation does: the configuration, narrowed by the event. */
@@ -487,7 +479,6 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 		buf_appendf(&msg, "%zu instance%s not terminated: ", result.failed.count,
 			    result.failed.count == 1 ? "" : "s");
 		id_note_list_describe(&result.failed, 10, &msg);
-		log_info("result: %s", buf_cstr(&resp->payload));
 		lambda_fail(resp, "Terminator.InstancesNotTerminated", "%s", buf_cstr(&msg));
 	}
 out:

@@ -124,7 +124,8 @@ void terminator_help(struct buf *out);
 int terminator_init(void **state, struct buf *errmsg);
 /*
  * terminator_init() with a client of the caller's (unit tests pass one on
- * a fake transport). Takes ownership of `aws`, also on failure.
+ * a fake transport); NULL: the client from the environment, as
+ * terminator_init(). Takes ownership of `aws`, also on failure.
  */
 int terminator_init_with(struct aws_client *aws, void **state, struct buf *errmsg);
 void terminator_handle(void *state, const struct lambda_request *req,

@@ -48,6 +48,11 @@ def states(aws):
     return {i["id"]: i["state"] for i in aws.state()["instances"]}
 
 
+def sent_ids(call):
+    """The instance ids a call named, also when a fault answered it before parsing."""
+    return sorted(v for k, v in call["raw"].items() if k.startswith("InstanceId."))
+
+
 @pytest.fixture(scope="module")
 def emu():
     with AwsEmu() as aws:
@@ -194,18 +199,58 @@ def test_one_fault_is_retried(aws, kind):
 
 @pytest.mark.parametrize("flavour", ["static", "asan"])
 def test_stop_failures_are_reported_after_acting_on_the_rest(aws, flavour):
-    # 3 attempts fail the batch of running boxes, 3 more fail its first instance
-    # on its own; the others, tried one by one, stop
-    aws.fault("StopInstances", "error500", count=6)
+    # the batch of running boxes fails its 3 attempts: a fault of the call, not
+    # of an instance, so it fails once, as a whole; dave, stopped once he runs,
+    # still goes
+    aws.fault("StopInstances", "error500", count=3)
     run = run_lambda(require(bootstrap_path("stopper", flavour)), [{}], env=FAST, aws=aws)
     r = run.results[0]
     assert r["kind"] == "error" and r["error_type"] == "Stopper.InstancesNotStopped"
     msg = r["body_json"]["errorMessage"]
-    assert msg.startswith("1 instance not stopped: " + ids(1)[0]), msg
+    assert msg.startswith("4 instances not stopped: " + ids(1)[0]), msg
+    assert "InternalError" in msg
     st = states(aws)
-    assert st[ids(1)[0]] == "running"
-    assert all(st[i] in ("stopping", "stopped") for i in ids(2, 3, 4, 7))
-    assert len(aws.calls("StopInstances")) == 3 + 3 + 3 + 1   # batch, i-1, the other two, dave
+    assert all(st[i] == "running" for i in ids(1, 2, 3, 7))
+    assert st[ids(4)[0]] in ("stopping", "stopped")
+    calls = aws.calls("StopInstances")
+    assert [sent_ids(c) for c in calls] == [ids(1, 2, 3, 7)] * 3 + [ids(4)]
+    assert [c["fault"] for c in calls][:3] == ["error500"] * 3
+
+
+FIFTY = {"instances": [devbox(n, f"dev{n}") for n in range(1, 51)]}
+
+
+@pytest.mark.parametrize("kind,code", [("throttle", "RequestLimitExceeded"),
+                                       ("error500", "InternalError"),
+                                       ("reset", "cannot call StopInstances")])
+def test_a_batch_fault_is_one_call_never_fifty(aws, kind, code):
+    # one throttled batch of 50 once became 50 throttled calls
+    aws.set_state(FIFTY)
+    # a reset on a kept-alive connection is also retried inside libcurl: keep resetting
+    aws.fault("StopInstances", kind, count=100 if kind == "reset" else 3)
+    run = run_lambda(require(bootstrap_path("stopper")), [{}], aws=aws)
+    r = run.results[0]
+    assert r["kind"] == "error" and r["error_type"] == "Stopper.InstancesNotStopped"
+    msg = r["body_json"]["errorMessage"]
+    assert msg.startswith("50 instances not stopped: " + ids(1)[0]) and "; and 40 more" in msg, msg
+    assert code in msg
+    calls = aws.calls("StopInstances")
+    # one call: its three attempts (a reset may cost libcurl one more)
+    assert len(calls) == 3 if kind != "reset" else 3 <= len(calls) <= 6, calls
+    assert all(len(sent_ids(c)) == 50 for c in calls)
+    assert set(states(aws).values()) == {"running"}
+    assert "not trying them one by one" in run.stderr
+    # the logs name the failures one line each, never the whole result at once
+    assert "result: " not in run.stderr
+    assert max(len(line) for line in run.stderr.splitlines()) < 4096
+
+
+def test_a_fault_that_clears_within_the_retries_stops_all(aws):
+    aws.set_state(FIFTY)
+    aws.fault("StopInstances", "throttle", count=2)
+    run = run_lambda(require(bootstrap_path("stopper")), [{}], aws=aws)
+    assert len(run.response(0)["stopped"]) == 50
+    assert len(aws.calls("StopInstances")) == 3
 
 
 @pytest.mark.parametrize("flavour", ["static", "asan"])
@@ -266,8 +311,13 @@ def test_missing_permission_is_a_failure_even_in_a_dry_run(aws, dry_run):
     assert r["kind"] == "error" and r["error_type"] == "Stopper.InstancesNotStopped"
     msg = r["body_json"]["errorMessage"]
     assert "UnauthorizedOperation" in msg
-    assert len(aws.calls("StopInstances")) >= 4    # each instance was tried on its own
-    assert all(c["error_code"] == "UnauthorizedOperation" for c in aws.calls("StopInstances"))
+    # a refusal of the caller, not of an instance: the batch of running boxes is
+    # one call, never split; dave, once running, is one more (a dry run does
+    # not wait for him)
+    calls = aws.calls("StopInstances")
+    assert [sorted(c["params"]["InstanceIds"]) for c in calls] == (
+        [ids(1, 2, 3, 7)] if dry_run else [ids(1, 2, 3, 7), ids(4)])
+    assert all(c["error_code"] == "UnauthorizedOperation" for c in calls)
 
 
 def test_bad_credentials_stop_nothing_and_leak_nothing(aws):

@@ -66,6 +66,11 @@ def ids(*ns):
     return sorted(bid(n) for n in ns)
 
 
+def sent_ids(call):
+    """The instance ids a call named, also when a fault answered it before parsing."""
+    return sorted(v for k, v in call["raw"].items() if k.startswith("InstanceId."))
+
+
 @pytest.fixture(scope="module")
 def emu():
     with AwsEmu() as aws:
@@ -251,9 +256,30 @@ def test_missing_permission_to_terminate_is_a_failure_even_in_a_dry_run(aws, dry
     msg = r["body_json"]["errorMessage"]
     assert msg.startswith("5 instances not terminated: ") and "UnauthorizedOperation" in msg
     calls = aws.calls("TerminateInstances")
-    assert len(calls) == 1 + 5     # the batch, then each on its own
+    assert len(calls) == 1     # the batch, never split: the refusal is not about an instance
     assert all(c["error_code"] == "UnauthorizedOperation" for c in calls)
     assert all(s == "running" for i, s in states(aws).items() if i in ids(1, 2, 4))
+
+
+@pytest.mark.parametrize("kind,code", [("throttle", "RequestLimitExceeded"),
+                                       ("error500", "InternalError")])
+def test_a_batch_fault_is_one_call_never_one_per_instance(aws, kind, code):
+    aws.set_state({"instances": [builder(n, 60) for n in range(1, 31)]})
+    aws.fault("TerminateInstances", kind, count=3)
+    run = run_lambda(require(bootstrap_path("terminator")), [{}],
+                     env={"TERMINATE_BATCH_SIZE": "20"}, aws=aws)
+    r = run.results[0]
+    assert r["kind"] == "error" and r["error_type"] == "Terminator.InstancesNotTerminated"
+    msg = r["body_json"]["errorMessage"]
+    assert msg.startswith("20 instances not terminated: " + bid(1)), msg
+    assert code in msg and "; and 10 more" in msg
+    # the first batch: its three attempts, then nothing one by one; the next batch goes
+    sizes = [len(sent_ids(c)) for c in aws.calls("TerminateInstances")]
+    assert sizes == [20, 20, 20, 10]
+    st = states(aws)
+    assert all(st[bid(n)] == "running" for n in range(1, 21))
+    assert all(st[bid(n)] in GONE for n in range(21, 31))
+    assert "result: " not in run.stderr
 
 
 @pytest.mark.parametrize("env,name", [

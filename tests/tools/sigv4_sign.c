@@ -18,15 +18,14 @@
  * time:
  *
  *   1 method        hex
- *   2 path          hex, as sent (e.g. 2f for "/")
- *   3 query         hex, as sent without '?'
- *   4 body          hex
- *   5 region        hex
- *   6 service       hex (signing name)
- *   7 access key id hex
- *   8 secret key    hex
- *   9 time          decimal Unix seconds (UTC), may be negative
- *  10...            one field per header: NAMEHEX:VALUEHEX, in the order
+ *   2 path          hex, as sent (e.g. 2f for "/"); no query: we sign none
+ *   3 body          hex
+ *   4 region        hex
+ *   5 service       hex (signing name)
+ *   6 access key id hex
+ *   7 secret key    hex
+ *   8 time          decimal Unix seconds (UTC), may be negative
+ *   9...            one field per header: NAMEHEX:VALUEHEX, in the order
  *                   given (repeat a name to repeat a header); every header
  *                   listed is signed, so list host, x-amz-date and any
  *                   x-amz-security-token yourself
@@ -90,12 +89,12 @@ static int parse_time(struct view in, time_t *t)
 	return ret;
 }
 
-enum { F_METHOD, F_PATH, F_QUERY, F_BODY, F_REGION, F_SERVICE, F_AKID,
+enum { F_METHOD, F_PATH, F_BODY, F_REGION, F_SERVICE, F_AKID,
        F_SECRET, F_TIME, F_HEADERS };
 
 static const char *const field_errors[F_HEADERS] = {
 	"bad method (want hex, no NUL)", "bad path (want hex, no NUL)",
-	"bad query (want hex, no NUL)", "bad body (want hex)",
+	"bad body (want hex)",
 	"bad region (want hex, no NUL)", "bad service (want hex, no NUL)",
 	"bad access key id (want hex, no NUL)",
 	"bad secret key (want hex, no NUL)",
@@ -167,7 +166,6 @@ static int sign_line(struct view line, bool stages, struct buf *out,
 	struct sigv4_request req = {
 		.method = buf_cstr(&text[F_METHOD]),
 		.path = buf_cstr(&text[F_PATH]),
-		.query = buf_cstr(&text[F_QUERY]),
 		.headers = headers,
 		.header_count = nheaders,
 		.body = buf_view(&text[F_BODY]),

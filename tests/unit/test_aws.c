@@ -9,6 +9,7 @@
 
 #include "aws.h"
 #include "fake_aws.h"
+#include "helpers.h"
 #include "banned.h"
 
 #define EC2_OK "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">" \
@@ -184,6 +185,129 @@ static void test_throttled_until_attempts_run_out(void **state)
 	assert_string_equal(e.code, "RequestLimitExceeded");
 	assert_string_equal(e.message, "slow down");
 	assert_int_equal(e.http_status, 503);
+}
+
+/* ---- the retry quota (standard retry mode's token bucket) ---- */
+
+/* Answers every request by a countdown: `throttled` 503s, then 200s. */
+struct quota_script {
+	int throttled;
+	int resets;			/* transport errors before the answers */
+};
+
+static int quota_respond(struct fake_aws *f, const struct http_request *req,
+			 struct http_response *resp)
+{
+	struct quota_script *q = f->user;
+
+	(void)req;
+	if (q->resets > 0) {
+		q->resets--;
+		return ERR_HTTP;
+	}
+	if (q->throttled > 0) {
+		q->throttled--;
+		resp->status = 503;
+		buf_appends(&resp->body, EC2_ERR("RequestLimitExceeded", "Request limit exceeded."));
+		return 0;
+	}
+	resp->status = 200;
+	buf_appends(&resp->body, EC2_OK);
+	return 0;
+}
+
+static void test_retry_quota_costs_and_refunds(void **state)
+{
+	struct fixture *fx = *state;
+	struct quota_script q = { 0, 0 };
+	struct aws_error e;
+	size_t calls;
+
+	fx->fake.respond = quota_respond;
+	fx->fake.user = &q;
+	assert_int_equal(aws_client_retry_quota(fx->aws), 500);
+	/* a first-attempt success adds 1, never above 500 */
+	assert_int_equal(describe(fx, &e), 0);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 500);
+	/* a call that fails after 2 retries pays 5 for each */
+	q.throttled = 3;
+	assert_int_equal(describe(fx, &e), ERR_THROTTLED);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 490);
+	/* a first-attempt success adds 1 */
+	assert_int_equal(describe(fx, &e), 0);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 491);
+	/* a retry after a connection error costs 10; the call fails */
+	q.resets = 3;
+	assert_int_equal(describe(fx, &e), ERR_HTTP);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 471);
+	/* a success after retrying gives back its last retry's cost */
+	q.throttled = 1;
+	assert_int_equal(describe(fx, &e), 0);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 471);
+	q.resets = 1;
+	assert_int_equal(describe(fx, &e), 0);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 471);
+	/* a reset, then throttled, then success: 10 + 5 paid, the last (5) back */
+	q.throttled = 1;
+	q.resets = 1;
+	calls = fx->fake.calls;
+	assert_int_equal(describe(fx, &e), 0);
+	assert_int_equal(fx->fake.calls, calls + 3);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 461);
+	/* an error that is never retried costs nothing */
+	fx->fake.respond = NULL;
+	fx->fake.answer_count = fx->fake.calls;
+	fake_aws_answer(&fx->fake, 403, EC2_ERR("UnauthorizedOperation", "no"));
+	assert_int_equal(describe(fx, &e), ERR_AWS);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 461);
+}
+
+static void test_retry_quota_spent_fails_without_retrying(void **state)
+{
+	struct fixture *fx = *state;
+	struct quota_script q = { 1000000, 0 };
+	struct buf log = BUF_INIT;
+	struct aws_error e;
+	size_t calls, warned = 0;
+	int n = 0;
+
+	fx->fake.respond = quota_respond;
+	fx->fake.user = &q;
+	/* 3 attempts a call: 2 retries, 10 tokens; 500 tokens pay for 50 calls */
+	while (aws_client_retry_quota(fx->aws) >= 5) {
+		assert_int_equal(describe(fx, &e), ERR_THROTTLED);
+		n++;
+	}
+	assert_int_equal(n, 50);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 0);
+	assert_int_equal(fx->fake.calls, 150);
+
+	/* now each throttled call is one attempt, logged once */
+	capture_stderr_begin();
+	calls = fx->fake.calls;
+	assert_int_equal(describe(fx, &e), ERR_THROTTLED);
+	assert_int_equal(describe(fx, &e), ERR_THROTTLED);
+	capture_stderr_end(&log);
+	assert_int_equal(fx->fake.calls, calls + 2);
+	assert_string_equal(e.code, "RequestLimitExceeded");
+	assert_non_null(strstr(e.message, "retry quota"));
+	for (const char *p = strstr(buf_cstr(&log), "retry quota spent"); p;
+	     p = strstr(p + 1, "retry quota spent"))
+		warned++;
+	assert_int_equal(warned, 1);
+	assert_null(strstr(buf_cstr(&log), "retrying DescribeInstances"));
+
+	/* five first-attempt successes refill enough for one retry */
+	q.throttled = 0;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(describe(fx, &e), 0);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 5);
+	q.throttled = 1;
+	calls = fx->fake.calls;
+	assert_int_equal(describe(fx, &e), 0);
+	assert_int_equal(fx->fake.calls, calls + 2);
+	assert_int_equal(aws_client_retry_quota(fx->aws), 5);
+	buf_release(&log);
 }
 
 /* which answers are retried: status, body, transport error -> calls made */
@@ -435,27 +559,6 @@ static void test_json_errors(void **state)
 	cJSON_Delete(resp);
 }
 
-static int count_json_page(void *ctx, const cJSON *page)
-{
-	(void)page;
-	(*(int *)ctx)++;
-	return 0;
-}
-
-static void test_json_pagination(void **state)
-{
-	struct fixture *fx = *state;
-	struct aws_error e;
-	int pages = 0;
-
-	fake_aws_answer(&fx->fake, 200, "{\"Items\":[],\"NextToken\":\"t1\"}");
-	fake_aws_answer(&fx->fake, 200, "{\"Items\":[]}");
-	assert_int_equal(aws_json_all(fx->aws, &aws_service_ssm, "DescribeInstanceInformation", NULL,
-				      count_json_page, &pages, &e), 0);
-	assert_int_equal(pages, 2);
-	assert_string_equal(buf_cstr(&fx->fake.bodies[1]), "{\"NextToken\":\"t1\"}");
-}
-
 static void test_session_token_is_signed(void **state)
 {
 	(void)state;
@@ -555,6 +658,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retries_throttling_with_full_jitter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_throttled_until_attempts_run_out, setup, teardown),
 		cmocka_unit_test(test_retry_table),
+		cmocka_unit_test_setup_teardown(test_retry_quota_costs_and_refunds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_quota_spent_fails_without_retrying, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_retry_then_success_after_transport_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_bounds_each_attempt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_call_without_time, setup, teardown),
@@ -566,7 +672,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_page_reader_failure_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json_pagination, setup, teardown),
 		cmocka_unit_test(test_session_token_is_signed),
 		cmocka_unit_test(test_from_env),
 	};

@@ -730,16 +730,15 @@ static void world_free(struct world *w)
 static int world_init(struct world *w, const char *const *env, void **state, struct buf *errmsg)
 {
 	struct aws_clock clock = world_clock;
-	struct build_monitor_io io = {
-		.aws = fake_aws_client(&w->fake, 1),
-		.slack_transport = world_slack,
-		.slack_transport_ctx = w,
-		.slack_clock = &clock,
+	struct build_monitor_slack_io slack = {
+		.transport = world_slack,
+		.transport_ctx = w,
+		.clock = &clock,
 	};
 
 	clock.ctx = w;
 	set_env(env);
-	return build_monitor_init_with(&io, state, errmsg);
+	return build_monitor_init_with(fake_aws_client(&w->fake, 1), &slack, state, errmsg);
 }
 
 /* ---- init ---- */

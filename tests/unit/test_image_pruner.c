@@ -2109,6 +2109,33 @@ static void test_bad_events_are_refused(void **state)
 	buf_release(&msg);
 }
 
+/* The handler on a client given to image_pruner_init_with(), which owns it. */
+static void test_handler_on_a_given_client(void **state)
+{
+	struct rig r;
+	struct buf msg = BUF_INIT;
+	struct lambda_response resp = { 0 };
+	struct lambda_request req = { view_from("{}"), "req-1", "", 0, NULL, NULL, NULL };
+	void *s = NULL;
+
+	(void)state;
+	set_env(NULL, "3", "true");
+	sim_account(&r.sim);
+	rig_start(&r, 1);
+	assert_int_equal(image_pruner_init_with(r.aws, &s, &msg), 0);
+	r.aws = NULL;		/* the state owns it now */
+	image_pruner_handle(s, &req, &resp);
+	assert_false(resp.failed);
+	assert_non_null(strstr(buf_cstr(&resp.payload), "\"dry_run\":true"));
+	assert_non_null(strstr(buf_cstr(&resp.payload), "ami-05"));
+	assert_true(count_calls(&r.sim, "DescribeImages") >= 1);
+	assert_int_equal(count_calls(&r.sim, "DeregisterImage"), 3);	/* each a DryRun */
+	image_pruner_release(s);
+	lambda_response_release(&resp);
+	rig_release(&r);
+	buf_release(&msg);
+}
+
 static void test_help_names_every_setting(void **state)
 {
 	struct buf help = BUF_INIT;
@@ -2170,5 +2197,6 @@ int main(void)
 	table_add("lambda", "bad-settings", test_init_refuses_bad_settings, NULL);
 	table_add("lambda", "bad-events", test_bad_events_are_refused, NULL);
 	table_add("lambda", "help", test_help_names_every_setting, NULL);
+	table_add("lambda", "handler-on-a-given-client", test_handler_on_a_given_client, NULL);
 	return table_run("image_pruner");
 }

@@ -329,6 +329,89 @@ static struct env_case env_cases[] = {
 	{ "unknown-level-keeps-default", NULL, "verbose", false, LOG_INFO },
 };
 
+/* ---- one line stays within a CloudWatch log event ---- */
+
+/*
+ * A 10,000-instance result, the size the failure logs once reached; an
+ * e-acute (2 bytes) straddles the cut, which must not split it.
+ */
+static void test_long_line_is_cut(void **state)
+{
+	bool json = *(bool *)*state;
+	struct buf big = BUF_INIT, out = BUF_INIT;
+	const char *p;
+	size_t len, dropped;
+	char mark[64];
+
+	/* "result: " (8) + a's: the e-acute's first byte is the cap's last */
+	while (big.len < LOG_TEXT_MAX - 8 - 1)
+		buf_appendc(&big, 'a');
+	buf_appends(&big, "\u00e9");
+	for (int i = 0; i < 10000; i++)
+		buf_appendf(&big, ",{\"id\":\"i-%017d\",\"error\":\"Throttling\"}", i);
+	reset_logger(json, LOG_INFO);
+	log_set_request_id("r1");
+	capture_stderr_begin();
+	{
+		struct log_field f = { "detail", buf_cstr(&big) };
+		log_with(LOG_ERROR, &f, 1, "result: %s", buf_cstr(&big));
+	}
+	log_info("next");
+	capture_stderr_end(&out);
+	log_set_request_id(NULL);
+
+	assert_int_equal(count_char(&out, '\n'), 2);
+	len = (size_t)(strchr(out.ptr, '\n') - out.ptr);
+	assert_true(len < 256 * 1024);
+	assert_true(len > 2 * (LOG_TEXT_MAX - 8));	/* message and field, each cut at the cap */
+	/* the message keeps LOG_TEXT_MAX - 1 bytes: the e-acute went whole */
+	p = strstr(out.ptr, " [... ");
+	assert_non_null(p);
+	assert_int_equal((unsigned char)p[-1], 'a');
+	assert_int_equal(sscanf(p, " [... %zu bytes cut]", &dropped), 1);
+	assert_int_equal(8 + big.len - dropped, LOG_TEXT_MAX - 1);
+	snprintf(mark, sizeof(mark), LOG_TRUNCATED_MARK, dropped);
+	assert_non_null(strstr(out.ptr, mark));
+	if (json) {
+		cJSON *obj = cJSON_ParseWithLength(out.ptr, len);
+		const char *message, *detail;
+		assert_non_null(obj);
+		message = cJSON_GetObjectItemCaseSensitive(obj, "message")->valuestring;
+		detail = cJSON_GetObjectItemCaseSensitive(obj, "detail")->valuestring;
+		assert_int_equal(strncmp(message, "result: aaaa", 12), 0);
+		assert_true(strlen(message) < LOG_TEXT_MAX + 32);
+		assert_non_null(strstr(message, " bytes cut]"));
+		assert_non_null(strstr(detail, " bytes cut]"));
+		assert_true(strlen(detail) < LOG_TEXT_MAX + 32);
+		cJSON_Delete(obj);
+	} else {
+		assert_non_null(strstr(out.ptr, " r1 ERROR result: aaaa"));
+		assert_non_null(strstr(out.ptr, " bytes cut] detail=aaaa"));
+	}
+	/* the line after it is whole */
+	assert_non_null(strstr(strchr(out.ptr, '\n') + 1, "INFO"));
+	assert_non_null(strstr(strchr(out.ptr, '\n') + 1, "next"));
+	buf_release(&big);
+	buf_release(&out);
+}
+
+static void test_short_line_is_whole(void **state)
+{
+	struct buf out = BUF_INIT, msg = BUF_INIT;
+
+	(void)state;
+	while (msg.len < LOG_TEXT_MAX)
+		buf_appendc(&msg, 'x');
+	reset_logger(false, LOG_INFO);
+	capture_stderr_begin();
+	log_info("%s", buf_cstr(&msg));
+	capture_stderr_end(&out);
+	assert_null(strstr(out.ptr, "bytes cut"));
+	assert_non_null(strstr(out.ptr, buf_cstr(&msg)));
+	buf_release(&out);
+	buf_release(&msg);
+}
+
 static void test_env(void **state)
 {
 	const struct env_case *c = *state;
@@ -375,6 +458,12 @@ int main(void)
 		table_add("env", env_cases[i].name, test_env, &env_cases[i]);
 	table_add("text", "request-id", test_request_id, NULL);
 	table_add("text", "printf-args", test_printf_args, NULL);
+	{
+		static bool text = false, json = true;
+		table_add("cap", "text", test_long_line_is_cut, &text);
+		table_add("cap", "json", test_long_line_is_cut, &json);
+		table_add("cap", "at-the-cap-is-whole", test_short_line_is_whole, NULL);
+	}
 
 	failed = table_run("log");
 	return failed;

@@ -28,8 +28,12 @@
  *  - post-sts-header-after: the token is added after signing, so the signed
  *    request is post-vanilla's; kept as a row because the suite has it.
  *
- * The tables after the suite pin our own choices (see sigv4.c): query
- * decoding and '+', empty components, path normalisation, header folding.
+ * The suite's cases with a query string are left out: we sign none (every
+ * request is a POST with its parameters in the body), so the canonical
+ * request's query line is always empty.
+ *
+ * The tables after the suite pin our own choices (see sigv4.c): path
+ * normalisation, header folding.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,7 +63,6 @@ struct suite_case {
 	const char *name;
 	const char *method;
 	const char *path;
-	const char *query;
 	const char *body;
 	struct sigv4_header headers[MAX_HEADERS];	/* ends at name NULL */
 	const char *creq;
@@ -69,7 +72,7 @@ struct suite_case {
 
 static struct suite_case suite[] = {
 	/* get-header-key-duplicate */
-	{ "get-header-key-duplicate", "GET", "/", "", "",
+	{ "get-header-key-duplicate", "GET", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "My-Header1", "value2" },
 	    { "My-Header1", "value2" },
@@ -79,7 +82,7 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\ndc7f04a3abfde8d472b0ab1a418b741b7c67174dad1551b4117b15527fbe966c",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea" },
 	/* get-header-value-multiline */
-	{ "get-header-value-multiline", "GET", "/", "", "",
+	{ "get-header-value-multiline", "GET", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "My-Header1", "value1\n  value2\n     value3" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
@@ -87,7 +90,7 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\ne99419459a677bc11de234014be3c4e72c1ea5b454ceb58b613061f5d7a162e8",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=cfd34249e4b1c8d6b91ef74165d41a32e5fab3306300901bb65a51a73575eefd" },
 	/* get-header-value-order */
-	{ "get-header-value-order", "GET", "/", "", "",
+	{ "get-header-value-order", "GET", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "My-Header1", "value4" },
 	    { "My-Header1", "value1" },
@@ -98,7 +101,7 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n31ce73cd3f3d9f66977ad3dd957dc47af14df92fcd8509f59b349e9137c58b86",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01" },
 	/* get-header-value-trim */
-	{ "get-header-value-trim", "GET", "/", "", "",
+	{ "get-header-value-trim", "GET", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "My-Header1", " value1" },
 	    { "My-Header2", " \"a   b   c\"" },
@@ -107,84 +110,35 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\na726db9b0df21c14f559d0a978e563112acb1b9e05476f0a6a1c7d68f28605c7",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;my-header2;x-amz-date, Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736" },
 	/* get-unreserved */
-	{ "get-unreserved", "GET", "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "", "",
+	{ "get-unreserved", "GET", "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n6a968768eefaa713e2a6b16b589a8ea192661f098f37349f4e2c0082757446f9",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f" },
 	/* get-utf8 */
-	{ "get-utf8", "GET", "/\xe1\x88\xb4", "", "",
+	{ "get-utf8", "GET", "/\xe1\x88\xb4", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/%E1%88%B4\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n2a0a97d02205e45ce2e994789806b19270cfbbb0921b278ccf58f5249ac42102",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85" },
 	/* get-vanilla */
-	{ "get-vanilla", "GET", "/", "", "",
+	{ "get-vanilla", "GET", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31" },
-	/* get-vanilla-empty-query-key */
-	{ "get-vanilla-empty-query-key", "GET", "/", "Param1=value1", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "GET\n/\nParam1=value1\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n1e24db194ed7d0eec2de28d7369675a243488e08526e8c1c73571282f7c517ab",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb" },
 	/* get-vanilla-query */
-	{ "get-vanilla-query", "GET", "/", "", "",
+	{ "get-vanilla-query", "GET", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31" },
-	/* get-vanilla-query-order-encoded */
-	{ "get-vanilla-query-order-encoded", "GET", "/", "Param-3=Value3&Param=Value2&%E1%88%B4=Value1", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "GET\n/\n%E1%88%B4=Value1&Param=Value2&Param-3=Value3\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n868294f5c38bd141c4972a373a76654f1418a8e4fc18b2e7903ae45e8ae0ec71",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac" },
-	/* get-vanilla-query-order-key */
-	{ "get-vanilla-query-order-key", "GET", "/", "Param1=value2&Param1=Value1", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "GET\n/\nParam1=Value1&Param1=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n704b4cef673542d84cdff252633f065e8daeba5f168b77116f8b1bcaf3d38f89",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=eedbc4e291e521cf13422ffca22be7d2eb8146eecf653089df300a15b2382bd1" },
-	/* get-vanilla-query-order-key-case */
-	{ "get-vanilla-query-order-key-case", "GET", "/", "Param2=value2&Param1=value1", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500" },
-	/* get-vanilla-query-order-value */
-	{ "get-vanilla-query-order-value", "GET", "/", "Param1=value2&Param1=value1", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "GET\n/\nParam1=value1&Param1=value2\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nc968629d70850097a2d8781c9bf7edcb988b04cac14cca9be4acc3595f884606",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694" },
-	/* get-vanilla-query-unreserved */
-	{ "get-vanilla-query-unreserved", "GET", "/", "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "GET\n/\n-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nc30d4703d9f799439be92736156d47ccfb2d879ddf56f5befa6d1d6aab979177",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197" },
-	/* get-vanilla-utf8-query */
-	{ "get-vanilla-utf8-query", "GET", "/", "\xe1\x88\xb4=bar", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "GET\n/\n%E1%88%B4=bar\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\neb30c5bed55734080471a834cc727ae56beb50e5f39d1bff6d0d38cb192a7073",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04" },
 	/* get-vanilla-with-session-token */
-	{ "get-vanilla-with-session-token", "GET", "/", "", "",
+	{ "get-vanilla-with-session-token", "GET", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" },
 	    { "X-Amz-Security-Token", "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267" } },
@@ -192,70 +146,70 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n067b36aa60031588cea4a4cde1f21215227a047690c72247f1d70b32fbbfad2b",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8" },
 	/* normalize-path/get-relative */
-	{ "get-relative", "GET", "/example/..", "", "",
+	{ "get-relative", "GET", "/example/..", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31" },
 	/* normalize-path/get-relative-relative */
-	{ "get-relative-relative", "GET", "/example1/example2/../..", "", "",
+	{ "get-relative-relative", "GET", "/example1/example2/../..", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31" },
 	/* normalize-path/get-slash */
-	{ "get-slash", "GET", "//", "", "",
+	{ "get-slash", "GET", "//", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31" },
 	/* normalize-path/get-slash-dot-slash */
-	{ "get-slash-dot-slash", "GET", "/./", "", "",
+	{ "get-slash-dot-slash", "GET", "/./", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nbb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31" },
 	/* normalize-path/get-slash-pointless-dot */
-	{ "get-slash-pointless-dot", "GET", "/./example", "", "",
+	{ "get-slash-pointless-dot", "GET", "/./example", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/example\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n214d50c111a8edc4819da6a636336472c916b5240f51e9a51b5c3305180cf702",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=ef75d96142cf21edca26f06005da7988e4f8dc83a165a80865db7089db637ec5" },
 	/* normalize-path/get-slashes */
-	{ "get-slashes", "GET", "//example//", "", "",
+	{ "get-slashes", "GET", "//example//", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/example/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\ncb96b4ac96d501f7c5c15bc6d67b3035061cfced4af6585ad927f7e6c985c015",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=9a624bd73a37c9a373b5312afbebe7a714a789de108f0bdfe846570885f57e84" },
 	/* normalize-path/get-space */
-	{ "get-space", "GET", "/example space/", "", "",
+	{ "get-space", "GET", "/example space/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/example%20space/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n63ee75631ed7234ae61b5f736dfc7754cdccfedbff4b5128a915706ee9390d86",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741" },
 	/* normalize-path/get-special-character */
-	{ "get-special-character", "GET", "/example/$delete", "", "",
+	{ "get-special-character", "GET", "/example/$delete", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "GET\n/example/%24delete\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n4053e45b5cef7cec5e17f736b1c12b3faf0388fd4c0bd24326386f132039ce5c",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=a853c9b21b528b19643d00910d35b83a10c366a10833ceefb45edd6c80e40f27" },
 	/* post-header-key-case */
-	{ "post-header-key-case", "POST", "/", "", "",
+	{ "post-header-key-case", "POST", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n553f88c9e4d10fc9e109e2aeb65f030801b70c2f6468faca261d401ae622fc87",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b" },
 	/* post-header-key-sort */
-	{ "post-header-key-sort", "POST", "/", "", "",
+	{ "post-header-key-sort", "POST", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "My-Header1", "value1" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
@@ -263,7 +217,7 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n9368318c2967cf6de74404b30c65a91e8f6253e0a8659d6d5319f1a812f87d65",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c" },
 	/* post-header-value-case */
-	{ "post-header-value-case", "POST", "/", "", "",
+	{ "post-header-value-case", "POST", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "My-Header1", "VALUE1" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
@@ -271,14 +225,14 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nd51ced243e649e3de6ef63afbbdcbca03131a21a7103a1583706a64618606a93",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d" },
 	/* post-sts-token/post-sts-header-after */
-	{ "post-sts-header-after", "POST", "/", "", "",
+	{ "post-sts-header-after", "POST", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n553f88c9e4d10fc9e109e2aeb65f030801b70c2f6468faca261d401ae622fc87",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b" },
 	/* post-sts-token/post-sts-header-before */
-	{ "post-sts-header-before", "POST", "/", "", "",
+	{ "post-sts-header-before", "POST", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" },
 	    { "X-Amz-Security-Token", "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==" } },
@@ -286,28 +240,14 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\nc237e1b440d4c63c32ca95b5b99481081cb7b13c7e40434868e71567c1a882f6",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead" },
 	/* post-vanilla */
-	{ "post-vanilla", "POST", "/", "", "",
+	{ "post-vanilla", "POST", "/", "",
 	  { { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
 	  "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n553f88c9e4d10fc9e109e2aeb65f030801b70c2f6468faca261d401ae622fc87",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b" },
-	/* post-vanilla-empty-query-value */
-	{ "post-vanilla-empty-query-value", "POST", "/", "Param1=value1", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "POST\n/\nParam1=value1\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n9d659678c1756bb3113e2ce898845a0a79dbbc57b740555917687f1b3340fbbd",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11" },
-	/* post-vanilla-query */
-	{ "post-vanilla-query", "POST", "/", "Param1=value1", "",
-	  { { "Host", "example.amazonaws.com" },
-	    { "X-Amz-Date", "20150830T123600Z" } },
-	  "POST\n/\nParam1=value1\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n9d659678c1756bb3113e2ce898845a0a79dbbc57b740555917687f1b3340fbbd",
-	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11" },
 	/* post-x-www-form-urlencoded */
-	{ "post-x-www-form-urlencoded", "POST", "/", "", "Param1=value1",
+	{ "post-x-www-form-urlencoded", "POST", "/", "Param1=value1",
 	  { { "Content-Type", "application/x-www-form-urlencoded" },
 	    { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
@@ -315,7 +255,7 @@ static struct suite_case suite[] = {
 	  "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281",
 	  "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a" },
 	/* post-x-www-form-urlencoded-parameters */
-	{ "post-x-www-form-urlencoded-parameters", "POST", "/", "", "Param1=value1",
+	{ "post-x-www-form-urlencoded-parameters", "POST", "/", "Param1=value1",
 	  { { "Content-Type", "application/x-www-form-urlencoded; charset=utf8" },
 	    { "Host", "example.amazonaws.com" },
 	    { "X-Amz-Date", "20150830T123600Z" } },
@@ -329,7 +269,6 @@ static struct sigv4_request suite_request(const struct suite_case *c)
 	struct sigv4_request req = {
 		.method = c->method,
 		.path = c->path,
-		.query = c->query,
 		.headers = c->headers,
 		.body = view_from(c->body),
 	};
@@ -491,12 +430,11 @@ static void test_format_time(void **state)
 /* ---- our canonicalisation choices, one line of the creq at a time ---- */
 
 /* Line `n` (0-based) of the canonical request of a bare GET. */
-static char *creq_line(const char *path, const char *query,
-		       const struct sigv4_header *headers, size_t header_count,
-		       int n)
+static char *creq_line(const char *path, const struct sigv4_header *headers,
+		       size_t header_count, int n)
 {
 	struct sigv4_request req = {
-		.method = "GET", .path = path, .query = query,
+		.method = "GET", .path = path,
 		.headers = headers, .header_count = header_count,
 	};
 	struct buf creq = BUF_INIT, signed_headers = BUF_INIT;
@@ -513,45 +451,6 @@ static char *creq_line(const char *path, const char *query,
 	buf_release(&creq);
 	buf_release(&signed_headers);
 	return line;
-}
-
-static const struct {
-	const char *query;
-	const char *canonical;
-} query_cases[] = {
-	{ NULL, "" },
-	{ "", "" },
-	{ "b=2&a=1", "a=1&b=2" },
-	{ "a", "a=" },				/* no '=': empty value */
-	{ "a=", "a=" },
-	{ "=v", "=v" },				/* empty name kept */
-	{ "a=1&&b=2&", "a=1&b=2" },		/* empty components skipped */
-	{ "&", "" },
-	{ "a+b=c+d", "a%2Bb=c%2Bd" },		/* bare '+' is a plus */
-	{ "k=%2B%20", "k=%2B%20" },
-	{ "k=%7e%41%2d", "k=~A-" },		/* decoded, re-encoded */
-	{ "k=%e1%88%b4", "k=%E1%88%B4" },	/* lower-case hex */
-	{ "k=%zz&l=%4&m=%", "k=%25zz&l=%254&m=%25" },	/* stray '%' */
-	{ "k=a=b", "k=a%3Db" },			/* split at the first '=' */
-	{ "k=a b", "k=a%20b" },
-	{ "k=\xc3\xa9", "k=%C3%A9" },
-	{ "k=!*'()", "k=%21%2A%27%28%29" },
-	{ "a=2&a=10&a=1", "a=1&a=10&a=2" },	/* then by value, bytewise */
-	{ "ab=1&a=2&a-b=3", "a=2&a-b=3&ab=1" },	/* by name, bytewise */
-	{ "b=1&B=2&_=3&~=4", "B=2&_=3&b=1&~=4" },
-	{ "%41=1&A=0", "A=0&A=1" },		/* sorted after encoding */
-	{ "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3AName",
-	  "Action=DescribeInstances&Filter.1.Name=tag%3AName&Version=2016-11-15" },
-};
-
-static void test_canonical_query(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(query_cases); i++) {
-		char *line = creq_line("/", query_cases[i].query, NULL, 0, 2);
-		assert_string_equal(line, query_cases[i].canonical);
-		free(line);
-	}
 }
 
 static const struct {
@@ -581,7 +480,7 @@ static void test_canonical_path(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(path_cases); i++) {
-		char *line = creq_line(path_cases[i].path, "", NULL, 0, 1);
+		char *line = creq_line(path_cases[i].path, NULL, 0, 1);
 		assert_string_equal(line, path_cases[i].canonical);
 		free(line);
 	}
@@ -607,7 +506,7 @@ static void test_header_values(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(header_value_cases); i++) {
 		struct sigv4_header h = { "X-Test", header_value_cases[i].value };
 		struct buf want = BUF_INIT;
-		char *line = creq_line("/", "", &h, 1, 3);
+		char *line = creq_line("/", &h, 1, 3);
 		buf_appendf(&want, "x-test:%s", header_value_cases[i].canonical);
 		assert_string_equal(line, buf_cstr(&want));
 		free(line);
@@ -622,7 +521,7 @@ static void test_header_grouping(void **state)
 		{ "X-a", "4" }, { "X-B", "" }, { "X_A", "5" },
 	};
 	struct sigv4_request req = {
-		.method = "POST", .path = "/", .query = "",
+		.method = "POST", .path = "/",
 		.headers = h, .header_count = ARRAY_SIZE(h),
 		.body = view_from("Action=X"),
 	};
@@ -649,7 +548,7 @@ static void test_inputs_matter(void **state)
 		{ "X-Amz-Date", "20150830T123600Z" },
 	};
 	struct sigv4_request req = {
-		.method = "GET", .path = "/", .query = "",
+		.method = "GET", .path = "/",
 		.headers = h, .header_count = ARRAY_SIZE(h),
 	};
 	struct aws_credentials other = suite_credentials;
@@ -721,7 +620,6 @@ int main(void)
 		cmocka_unit_test(test_uri_encode),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_format_time),
-		cmocka_unit_test(test_canonical_query),
 		cmocka_unit_test(test_canonical_path),
 		cmocka_unit_test(test_header_values),
 		cmocka_unit_test(test_header_grouping),

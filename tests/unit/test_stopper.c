@@ -8,7 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fake_aws.h"
+#include "fake_ec2.h"
+#include "helpers.h"
+#include "lambda_internal.h"
 #include "stopper/stopper.h"
 #include "timeutil.h"
 #include "banned.h"
@@ -185,68 +187,9 @@ static void test_plan_keeps_order_and_count(void **state)
 
 /* ---- apply, on a scripted EC2 ---- */
 
-struct ec2_sim {
-	const char *refuse_id;		/* StopInstances including it fails */
-	const char *refuse_code;
-	bool no_hibernation;		/* Hibernate=true is refused */
-	int pending_polls;		/* describes before pending ones run */
-	int polls;
-	int stop_calls;
-	struct buf stopped;		/* "id[h] " for each stopped instance */
-};
-
-#define STOP_OK "<StopInstancesResponse><instancesSet/></StopInstancesResponse>"
-
-static int sim_respond(struct fake_aws *f, const struct http_request *req,
-		       struct http_response *resp)
-{
-	struct ec2_sim *sim = f->user;
-	const char *body = req->body.ptr;
-
-	if (strstr(body, "Action=DescribeInstances")) {
-		bool running = ++sim->polls > sim->pending_polls;
-		resp->status = 200;
-		buf_appends(&resp->body, "<DescribeInstancesResponse><reservationSet><item><instancesSet>");
-		for (const char *p = strstr(body, "InstanceId."); p; p = strstr(p + 1, "InstanceId.")) {
-			const char *eq = strchr(p, '=');
-			size_t len = strcspn(eq + 1, "&");
-			buf_appendf(&resp->body,
-				    "<item><instanceId>%.*s</instanceId><instanceState><name>%s</name>"
-				    "</instanceState></item>",
-				    (int)len, eq + 1, running ? "running" : "pending");
-		}
-		buf_appends(&resp->body, "</instancesSet></item></reservationSet></DescribeInstancesResponse>");
-		return 0;
-	}
-	assert_non_null(strstr(body, "Action=StopInstances"));
-	sim->stop_calls++;
-	bool hib = strstr(body, "Hibernate=true") != NULL;
-	if (strstr(body, "DryRun=true")) {
-		resp->status = 412;
-		buf_appends(&resp->body, "<Response><Errors><Error><Code>DryRunOperation</Code>"
-					 "<Message>would succeed</Message></Error></Errors></Response>");
-		return 0;
-	}
-	if ((sim->refuse_id && strstr(body, sim->refuse_id)) || (hib && sim->no_hibernation)) {
-		resp->status = 400;
-		buf_appendf(&resp->body, "<Response><Errors><Error><Code>%s</Code><Message>refused"
-					 "</Message></Error></Errors></Response>",
-			    hib && sim->no_hibernation ? "UnsupportedHibernationConfiguration"
-						       : sim->refuse_code);
-		return 0;
-	}
-	for (const char *p = strstr(body, "InstanceId."); p; p = strstr(p + 1, "InstanceId.")) {
-		const char *eq = strchr(p, '=');
-		buf_appendf(&sim->stopped, "%.*s%s ", (int)strcspn(eq + 1, "&"), eq + 1, hib ? "[h]" : "");
-	}
-	resp->status = 200;
-	buf_appends(&resp->body, STOP_OK);
-	return 0;
-}
-
 struct apply_case {
 	struct fake_aws fake;
-	struct ec2_sim sim;
+	struct fake_ec2 sim;
 	struct aws_client *aws;
 	struct ec2_instance_list list;
 	struct stopper_plan plan;
@@ -259,8 +202,7 @@ static void apply_setup(struct apply_case *c, const char *const *spec, size_t n,
 
 	memset(c, 0, sizeof(*c));
 	fake_aws_init(&c->fake);
-	c->fake.respond = sim_respond;
-	c->fake.user = &c->sim;
+	fake_ec2_attach(&c->sim, &c->fake);
 	c->aws = fake_aws_client(&c->fake, 1);
 	c->list.items = xcalloc(n, sizeof(*c->list.items));
 	c->list.cap = n;
@@ -281,7 +223,7 @@ static void apply_release(struct apply_case *c)
 	ec2_instance_list_release(&c->list);
 	aws_client_free(c->aws);
 	fake_aws_release(&c->fake);
-	buf_release(&c->sim.stopped);
+	fake_ec2_release(&c->sim);
 }
 
 static void test_apply_batches(void **state)
@@ -297,24 +239,25 @@ static void test_apply_batches(void **state)
 	assert_int_equal(c.sim.stop_calls, 3);	/* 2 + 2 + 1 */
 	assert_int_equal(c.result.stopped.count, 5);
 	assert_int_equal(c.result.failed.count, 0);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-2 i-3 i-4 i-5 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-2 i-3 i-4 i-5 ");
 	apply_release(&c);
 }
 
 static void test_apply_refused_batch_goes_one_by_one(void **state)
 {
 	static const char *const spec[] = { "i-1 running 0", "i-2 running 0", "i-3 running 0" };
+	static const struct fake_ec2_refusal refusals[] = { { "i-2", "IncorrectInstanceState", NULL },
+							    { NULL } };
 	struct apply_case c;
 	struct stopper_apply_options opts = { false, 50, 1000 };
 	char *json;
 
 	(void)state;
 	apply_setup(&c, spec, 3, false);
-	c.sim.refuse_id = "i-2";
-	c.sim.refuse_code = "IncorrectInstanceState";
+	c.sim.refusals = refusals;
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
 	assert_int_equal(c.sim.stop_calls, 4);	/* the batch, then each */
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-3 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-3 ");
 	assert_int_equal(c.result.stopped.count, 2);
 	assert_int_equal(c.result.failed.count, 1);
 	assert_string_equal(c.result.failed.items[0].id, "i-2");
@@ -337,7 +280,7 @@ static void test_apply_hibernation_falls_back(void **state)
 	apply_setup(&c, spec, 2, true);
 	c.sim.no_hibernation = true;
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-2 i-1 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-2 i-1 ");
 	assert_int_equal(c.result.stopped.count, 2);
 	assert_int_equal(c.result.hibernated.count, 0);
 	assert_int_equal(c.result.failed.count, 0);
@@ -345,7 +288,7 @@ static void test_apply_hibernation_falls_back(void **state)
 
 	apply_setup(&c, spec, 2, true);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-2 i-1[h] ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-2 i-1[h] ");
 	assert_int_equal(c.result.hibernated.count, 1);
 	assert_string_equal(c.result.hibernated.items[0], "i-1");
 	apply_release(&c);
@@ -362,8 +305,8 @@ static void test_apply_waits_for_pending(void **state)
 	c.sim.pending_polls = 3;
 	aws_client_set_deadline(c.aws, c.fake.now_ms + 60000);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 i-p ");
-	assert_int_equal(c.sim.polls, 4);
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-p ");
+	assert_int_equal(c.sim.describes, 4);
 	assert_int_equal(c.fake.sleeps, 3);
 	assert_int_equal(c.fake.slept_ms[0], 5000);
 	assert_int_equal(c.result.failed.count, 0);
@@ -381,12 +324,36 @@ static void test_apply_pending_fails_when_time_runs_out(void **state)
 	c.sim.pending_polls = 1000;
 	aws_client_set_deadline(c.aws, c.fake.now_ms + 20000);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "i-1 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 ");
 	assert_int_equal(c.result.failed.count, 1);
 	assert_string_equal(c.result.failed.items[0].id, "i-p");
 	assert_non_null(strstr(c.result.failed.items[0].text, "still pending"));
 	/* it stopped polling while there was still time to report */
 	assert_true(aws_client_time_left_ms(c.aws) > 0);
+	apply_release(&c);
+}
+
+/* Refused credentials end the wait at once: no polling until the deadline. */
+static void test_apply_pending_gives_up_on_refused_credentials(void **state)
+{
+	static const char *const spec[] = { "i-1 running 0", "i-p pending 0" };
+	struct apply_case c;
+	struct stopper_apply_options opts = { false, 50, 5000 };
+
+	(void)state;
+	apply_setup(&c, spec, 2, false);
+	c.sim.describe_status = 401;
+	c.sim.describe_body = "<Response><Errors><Error><Code>AuthFailure</Code><Message>"
+			      "AWS was not able to validate the provided access credentials"
+			      "</Message></Error></Errors></Response>";
+	aws_client_set_deadline(c.aws, c.fake.now_ms + 600000);
+	stopper_apply(c.aws, &c.plan, &opts, &c.result);
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 ");
+	assert_int_equal(c.sim.describes, 1);
+	assert_int_equal(c.fake.sleeps, 0);
+	assert_int_equal(c.result.failed.count, 1);
+	assert_string_equal(c.result.failed.items[0].id, "i-p");
+	assert_non_null(strstr(c.result.failed.items[0].text, "still pending, and then AuthFailure"));
 	apply_release(&c);
 }
 
@@ -399,12 +366,120 @@ static void test_apply_dry_run(void **state)
 	(void)state;
 	apply_setup(&c, spec, 3, true);
 	stopper_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.stopped), "");	/* nothing changed */
+	assert_string_equal(buf_cstr(&c.sim.acted), "");	/* nothing changed */
 	assert_int_equal(c.sim.stop_calls, 2);
-	assert_int_equal(c.sim.polls, 0);			/* no waiting in a dry run */
+	assert_int_equal(c.sim.describes, 0);			/* no waiting in a dry run */
 	assert_int_equal(c.result.stopped.count, 3);
 	assert_true(c.result.dry_run);
 	apply_release(&c);
+}
+
+/* ---- the handler, on a client given to stopper_init_with() ---- */
+
+/* A listing of n running dev boxes, i-0000000000000001 on. */
+static char *running_page(size_t n)
+{
+	struct buf b = BUF_INIT;
+
+	buf_appends(&b, "<DescribeInstancesResponse><reservationSet><item><instancesSet>");
+	for (size_t i = 1; i <= n; i++)
+		buf_appendf(&b, "<item><instanceId>i-%016zu</instanceId><instanceState>"
+				"<name>running</name></instanceState><tagSet><item><key>Name"
+				"</key><value>dev%zu</value></item></tagSet></item>",
+			    i, i);
+	buf_appends(&b, "</instancesSet></item></reservationSet></DescribeInstancesResponse>");
+	return buf_detach(&b);
+}
+
+static void clear_settings(void)
+{
+	static const char *const names[] = { "INSTANCE_FILTERS", "KEEP_RUNNING_TAG", "HIBERNATE",
+					     "DRY_RUN", "STOP_BATCH_SIZE",
+					     "PENDING_POLL_INTERVAL_MS" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unsetenv(names[i]);
+}
+
+/* A throttled batch fails once; the failure summary and the logs stay bounded. */
+static void test_handler_throttled_batch(void **state)
+{
+	struct fake_aws fake;
+	struct fake_ec2 ec2;
+	struct lambda_response resp = { 0 };
+	struct buf err = BUF_INIT, log = BUF_INIT;
+	char *page = running_page(60);
+	void *s = NULL;
+	const char *msg;
+
+	(void)state;
+	clear_settings();
+	fake_aws_init(&fake);
+	fake_ec2_attach(&ec2, &fake);
+	ec2.describe_body = page;
+	ec2.fail_code = "RequestLimitExceeded";
+	ec2.fail_status = 503;
+	ec2.fail_message = "Request limit exceeded.";
+	assert_int_equal(stopper_init_with(fake_aws_client(&fake, 2), &s, &err), 0);
+	{
+		struct lambda_request req = { view_from("{}"), "req-1", "", fake.now_ms + 60000,
+					      NULL, NULL, NULL };
+		capture_stderr_begin();
+		stopper_handle(s, &req, &resp);
+		capture_stderr_end(&log);
+	}
+	/* one batch of 50 and one of 10: two attempts each, nothing one by one */
+	assert_int_equal(ec2.stop_calls, 4);
+	assert_int_equal(ec2.batch_sizes[0], 50);
+	assert_int_equal(ec2.batch_sizes[1], 50);
+	assert_int_equal(ec2.batch_sizes[2], 10);
+	assert_int_equal(ec2.batch_sizes[3], 10);
+	assert_true(resp.failed);
+	assert_string_equal(resp.error_type, "Stopper.InstancesNotStopped");
+	msg = buf_cstr(&resp.error_message);
+	{
+		const char *want = "60 instances not stopped: i-0000000000000001 "
+				   "(RequestLimitExceeded: Request limit exceeded.); ";
+		assert_int_equal(strncmp(msg, want, strlen(want)), 0);
+	}
+	assert_non_null(strstr(msg, "; and 50 more"));
+	assert_null(strstr(msg, "i-0000000000000011"));
+	/* the logs: no whole-result line, every line short */
+	assert_null(strstr(buf_cstr(&log), "result: "));
+	for (const char *p = buf_cstr(&log); *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		assert_true(len < 1024);
+		p += len + (nl ? 1 : 0);
+	}
+	assert_non_null(strstr(buf_cstr(&log), "StopInstances for 50 instances failed "
+						"(RequestLimitExceeded); not trying them one by one"));
+	stopper_release(s);
+	lambda_response_release(&resp);
+	fake_ec2_release(&ec2);
+	fake_aws_release(&fake);
+	buf_release(&err);
+	buf_release(&log);
+	free(page);
+}
+
+/* A bad setting fails init, and the client given is freed (ASan checks). */
+static void test_init_with_bad_setting(void **state)
+{
+	struct fake_aws fake;
+	struct buf err = BUF_INIT;
+	void *s = (void *)1;
+
+	(void)state;
+	clear_settings();
+	setenv("STOP_BATCH_SIZE", "1001", 1);
+	fake_aws_init(&fake);
+	assert_int_equal(stopper_init_with(fake_aws_client(&fake, 1), &s, &err), ERR_CONFIG);
+	assert_null(s);
+	assert_non_null(strstr(buf_cstr(&err), "STOP_BATCH_SIZE"));
+	assert_int_equal(fake.calls, 0);
+	clear_settings();
+	fake_aws_release(&fake);
+	buf_release(&err);
 }
 
 int main(void)
@@ -418,7 +493,10 @@ int main(void)
 		cmocka_unit_test(test_apply_hibernation_falls_back),
 		cmocka_unit_test(test_apply_waits_for_pending),
 		cmocka_unit_test(test_apply_pending_fails_when_time_runs_out),
+		cmocka_unit_test(test_apply_pending_gives_up_on_refused_credentials),
 		cmocka_unit_test(test_apply_dry_run),
+		cmocka_unit_test(test_handler_throttled_batch),
+		cmocka_unit_test(test_init_with_bad_setting),
 	};
 	return cmocka_run_group_tests_name("stopper", tests, NULL, NULL);
 }

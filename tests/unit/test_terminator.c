@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "fake_aws.h"
+#include "fake_ec2.h"
 #include "lambda_internal.h"
 #include "table.h"
 #include "terminator/terminator.h"
@@ -227,96 +227,13 @@ static void test_plan_keeps_order_and_count(void **state)
 
 /* ---- apply, on a scripted EC2 ---- */
 
-struct ec2_sim {
-	const char *describe_body;	/* DescribeInstances' answer */
-	long describe_status;		/* 0: 200 */
-	const char *const *protected_ids;	/* OperationNotPermitted */
-	const char *const *gone_ids;	/* InvalidInstanceID.NotFound */
-	bool deny;			/* every TerminateInstances: UnauthorizedOperation */
-	int describes;
-	int terminates;
-	size_t batch_sizes[FAKE_MAX];
-	int dry_runs;
-	struct buf terminated;		/* "id id " in the order they went */
-};
-
-static bool listed(const char *const *list, const char *id, size_t len)
-{
-	for (size_t i = 0; list && list[i]; i++)
-		if (strlen(list[i]) == len && !memcmp(list[i], id, len))
-			return true;
-	return false;
-}
-
-static void answer_error(struct http_response *resp, long status, const char *code,
-			 const char *message)
-{
-	resp->status = status;
-	buf_appendf(&resp->body, "<Response><Errors><Error><Code>%s</Code><Message>%s</Message>"
-				 "</Error></Errors><RequestID>r-1</RequestID></Response>",
-		    code, message);
-}
-
-static int sim_respond(struct fake_aws *f, const struct http_request *req,
-		       struct http_response *resp)
-{
-	struct ec2_sim *sim = f->user;
-	const char *body = req->body.ptr;
-	size_t n = 0;
-
-	if (strstr(body, "Action=DescribeInstances")) {
-		sim->describes++;
-		assert_non_null(sim->describe_body);
-		resp->status = sim->describe_status ? sim->describe_status : 200;
-		buf_appends(&resp->body, sim->describe_body);
-		return 0;
-	}
-	if (!strstr(body, "Action=TerminateInstances"))
-		fail_msg("unexpected request: %s", body);
-	sim->terminates++;
-	for (const char *p = strstr(body, "InstanceId."); p; p = strstr(p + 1, "InstanceId."))
-		n++;
-	if (sim->terminates <= FAKE_MAX)
-		sim->batch_sizes[sim->terminates - 1] = n;
-	if (sim->deny) {
-		answer_error(resp, 403, "UnauthorizedOperation",
-			     "You are not authorized to perform this operation.");
-		return 0;
-	}
-	if (strstr(body, "DryRun=true")) {
-		sim->dry_runs++;
-		answer_error(resp, 412, "DryRunOperation",
-			     "Request would have succeeded, but DryRun flag is set.");
-		return 0;
-	}
-	/* EC2 refuses the whole call for one instance that refuses */
-	for (const char *p = strstr(body, "InstanceId."); p; p = strstr(p + 1, "InstanceId.")) {
-		const char *id = strchr(p, '=') + 1;
-		size_t len = strcspn(id, "&");
-		if (listed(sim->protected_ids, id, len)) {
-			answer_error(resp, 400, "OperationNotPermitted",
-				     "The instance may not be terminated.");
-			return 0;
-		}
-		if (listed(sim->gone_ids, id, len)) {
-			answer_error(resp, 400, "InvalidInstanceID.NotFound",
-				     "The instance ID does not exist");
-			return 0;
-		}
-	}
-	for (const char *p = strstr(body, "InstanceId."); p; p = strstr(p + 1, "InstanceId.")) {
-		const char *id = strchr(p, '=') + 1;
-		buf_appendf(&sim->terminated, "%.*s ", (int)strcspn(id, "&"), id);
-	}
-	resp->status = 200;
-	buf_appends(&resp->body, "<TerminateInstancesResponse><instancesSet/>"
-				 "</TerminateInstancesResponse>");
-	return 0;
-}
+/* EC2's refusals, as it words them */
+#define PROTECTED(id) { id, "OperationNotPermitted", "The instance may not be terminated." }
+#define GONE(id) { id, "InvalidInstanceID.NotFound", "The instance ID does not exist" }
 
 struct apply_case {
 	struct fake_aws fake;
-	struct ec2_sim sim;
+	struct fake_ec2 sim;
 	struct aws_client *aws;
 	struct ec2_instance_list list;
 	struct terminator_plan plan;
@@ -331,8 +248,7 @@ static void apply_setup(struct apply_case *c, const char *const *spec, size_t n)
 	memset(c, 0, sizeof(*c));
 	fake_aws_init(&c->fake);
 	c->fake.now_ms = NOW_S * 1000;
-	c->fake.respond = sim_respond;
-	c->fake.user = &c->sim;
+	fake_ec2_attach(&c->sim, &c->fake);
 	c->aws = fake_aws_client(&c->fake, 1);
 	c->list.items = xcalloc(n, sizeof(*c->list.items));
 	c->list.cap = n;
@@ -352,7 +268,7 @@ static void apply_release(struct apply_case *c)
 	ec2_instance_list_release(&c->list);
 	aws_client_free(c->aws);
 	fake_aws_release(&c->fake);
-	buf_release(&c->sim.terminated);
+	fake_ec2_release(&c->sim);
 }
 
 static const char *const five_old[] = {
@@ -368,11 +284,11 @@ static void test_apply_batches(void **state)
 	(void)state;
 	apply_setup(&c, five_old, 5);
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_int_equal(c.sim.terminates, 3);
+	assert_int_equal(c.sim.terminate_calls, 3);
 	assert_int_equal(c.sim.batch_sizes[0], 2);
 	assert_int_equal(c.sim.batch_sizes[1], 2);
 	assert_int_equal(c.sim.batch_sizes[2], 1);
-	assert_string_equal(buf_cstr(&c.sim.terminated), "i-1 i-2 i-3 i-4 i-5 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-2 i-3 i-4 i-5 ");
 	assert_int_equal(c.result.terminated.count, 5);
 	assert_int_equal(c.result.failed.count, 0);
 	assert_int_equal(c.result.kept_count, 0);
@@ -383,27 +299,27 @@ static void test_apply_batches(void **state)
 	apply_setup(&c, five_old, 5);
 	opts.batch_size = 50;
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_int_equal(c.sim.terminates, 1);
+	assert_int_equal(c.sim.terminate_calls, 1);
 	assert_int_equal(c.sim.batch_sizes[0], 5);
 	apply_release(&c);
 }
 
 static void test_apply_refused_batch_goes_one_by_one(void **state)
 {
-	static const char *const protected_ids[] = { "i-2", NULL };
+	static const struct fake_ec2_refusal protected_ids[] = { PROTECTED("i-2"), { NULL } };
 	struct apply_case c;
 	struct terminator_apply_options opts = { false, 50 };
 	char *json;
 
 	(void)state;
 	apply_setup(&c, five_old, 3);
-	c.sim.protected_ids = protected_ids;
+	c.sim.refusals = protected_ids;
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_int_equal(c.sim.terminates, 4);	/* the batch, then each */
+	assert_int_equal(c.sim.terminate_calls, 4);	/* the batch, then each */
 	assert_int_equal(c.sim.batch_sizes[0], 3);
 	for (size_t i = 1; i < 4; i++)
 		assert_int_equal(c.sim.batch_sizes[i], 1);
-	assert_string_equal(buf_cstr(&c.sim.terminated), "i-1 i-3 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-3 ");
 	json = terminator_result_json(&c.result);
 	assert_string_equal(json, "{\"terminated\":[\"i-1\",\"i-3\"],\"kept\":[],"
 				  "\"failed\":[{\"id\":\"i-2\",\"error\":\"OperationNotPermitted: "
@@ -415,18 +331,18 @@ static void test_apply_refused_batch_goes_one_by_one(void **state)
 
 static void test_apply_refusal_in_one_batch_leaves_the_next_alone(void **state)
 {
-	static const char *const protected_ids[] = { "i-1", NULL };
+	static const struct fake_ec2_refusal protected_ids[] = { PROTECTED("i-1"), { NULL } };
 	struct apply_case c;
 	struct terminator_apply_options opts = { false, 2 };
 
 	(void)state;
 	apply_setup(&c, five_old, 5);
-	c.sim.protected_ids = protected_ids;
+	c.sim.refusals = protected_ids;
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
 	/* [i-1 i-2] refused, i-1, i-2, [i-3 i-4], [i-5] */
-	assert_int_equal(c.sim.terminates, 5);
+	assert_int_equal(c.sim.terminate_calls, 5);
 	assert_int_equal(c.sim.batch_sizes[3], 2);
-	assert_string_equal(buf_cstr(&c.sim.terminated), "i-2 i-3 i-4 i-5 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-2 i-3 i-4 i-5 ");
 	assert_int_equal(c.result.failed.count, 1);
 	assert_string_equal(c.result.failed.items[0].id, "i-1");
 	apply_release(&c);
@@ -434,17 +350,17 @@ static void test_apply_refusal_in_one_batch_leaves_the_next_alone(void **state)
 
 static void test_apply_refused_single_is_not_retried(void **state)
 {
-	static const char *const protected_ids[] = { "i-3", NULL };
+	static const struct fake_ec2_refusal protected_ids[] = { PROTECTED("i-3"), { NULL } };
 	struct apply_case c;
 	struct terminator_apply_options opts = { false, 2 };
 
 	(void)state;
 	apply_setup(&c, five_old, 3);
-	c.sim.protected_ids = protected_ids;
+	c.sim.refusals = protected_ids;
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
 	/* [i-1 i-2], then [i-3] alone: refused once, reported */
-	assert_int_equal(c.sim.terminates, 2);
-	assert_string_equal(buf_cstr(&c.sim.terminated), "i-1 i-2 ");
+	assert_int_equal(c.sim.terminate_calls, 2);
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-2 ");
 	assert_int_equal(c.result.failed.count, 1);
 	assert_string_equal(c.result.failed.items[0].id, "i-3");
 	apply_release(&c);
@@ -452,15 +368,15 @@ static void test_apply_refused_single_is_not_retried(void **state)
 
 static void test_apply_not_found(void **state)
 {
-	static const char *const gone_ids[] = { "i-3", NULL };
+	static const struct fake_ec2_refusal gone_ids[] = { GONE("i-3"), { NULL } };
 	struct apply_case c;
 	struct terminator_apply_options opts = { false, 50 };
 
 	(void)state;
 	apply_setup(&c, five_old, 4);
-	c.sim.gone_ids = gone_ids;
+	c.sim.refusals = gone_ids;
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.terminated), "i-1 i-2 i-4 ");
+	assert_string_equal(buf_cstr(&c.sim.acted), "i-1 i-2 i-4 ");
 	assert_int_equal(c.result.failed.count, 1);
 	assert_string_equal(c.result.failed.items[0].id, "i-3");
 	assert_string_equal(c.result.failed.items[0].text,
@@ -475,9 +391,12 @@ static void test_apply_every_refusal_is_reported(void **state)
 
 	(void)state;
 	apply_setup(&c, five_old, 3);
-	c.sim.deny = true;
+	c.sim.fail_code = "UnauthorizedOperation";
+	c.sim.fail_status = 403;
+	c.sim.fail_message = "You are not authorized to perform this operation.";
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_int_equal(c.sim.terminates, 4);
+	/* a denied batch is about the call, not an instance: never split */
+	assert_int_equal(c.sim.terminate_calls, 1);
 	assert_int_equal(c.result.terminated.count, 0);
 	assert_int_equal(c.result.failed.count, 3);
 	for (size_t i = 0; i < 3; i++)
@@ -494,8 +413,8 @@ static void test_apply_dry_run(void **state)
 	(void)state;
 	apply_setup(&c, five_old, 3);
 	terminator_apply(c.aws, &c.plan, &opts, &c.result);
-	assert_string_equal(buf_cstr(&c.sim.terminated), "");	/* nothing changed */
-	assert_int_equal(c.sim.terminates, 2);
+	assert_string_equal(buf_cstr(&c.sim.acted), "");	/* nothing changed */
+	assert_int_equal(c.sim.terminate_calls, 2);
 	assert_int_equal(c.sim.dry_runs, 2);			/* every call was a DryRun */
 	for (size_t i = 0; i < FAKE_MAX && i < c.fake.calls; i++)
 		assert_true(fake_aws_body_has(&c.fake, i, "DryRun=true"));
@@ -607,7 +526,7 @@ static const char *const fleet[] = {
 
 struct handler_case {
 	struct fake_aws fake;
-	struct ec2_sim sim;
+	struct fake_ec2 sim;
 	char *page;
 	void *state;
 	struct lambda_response resp;
@@ -619,8 +538,7 @@ static void handler_setup(struct handler_case *h)
 	memset(h, 0, sizeof(*h));
 	fake_aws_init(&h->fake);
 	h->fake.now_ms = NOW_S * 1000;
-	h->fake.respond = sim_respond;
-	h->fake.user = &h->sim;
+	fake_ec2_attach(&h->sim, &h->fake);
 	h->page = describe_page(fleet, ARRAY_SIZE(fleet));
 	h->sim.describe_body = h->page;
 	assert_int_equal(terminator_init_with(fake_aws_client(&h->fake, 1), &h->state, &h->err), 0);
@@ -643,7 +561,7 @@ static void handler_release(struct handler_case *h)
 	terminator_release(h->state);
 	lambda_response_release(&h->resp);
 	buf_release(&h->err);
-	buf_release(&h->sim.terminated);
+	fake_ec2_release(&h->sim);
 	free(h->page);
 	fake_aws_release(&h->fake);
 }
@@ -662,7 +580,7 @@ static void test_handler_runs_the_plan(void **state)
 			    "\"kept\":[{\"id\":\"i-0b02\",\"age_hours\":12},"
 			    "{\"id\":\"i-0b04\",\"age_hours\":168}],"
 			    "\"failed\":[],\"dry_run\":false}");
-	assert_string_equal(buf_cstr(&h.sim.terminated), "i-0b01 i-0b03 ");
+	assert_string_equal(buf_cstr(&h.sim.acted), "i-0b01 i-0b03 ");
 	/* the listing: the default filter plus the four billed states */
 	assert_int_equal(h.sim.describes, 1);
 	q = buf_cstr(&h.fake.bodies[0]);
@@ -699,7 +617,7 @@ static void test_handler_overrides(void **state)
 				  "Filter.3.Name=instance-state-name&Filter.3.Value.1=stopped"));
 	assert_null(strstr(q, "Filter.4."));
 	assert_null(strstr(q, "running"));
-	assert_int_equal(h.sim.terminates, 0);
+	assert_int_equal(h.sim.terminate_calls, 0);
 
 	/* a shorter lifetime than configured (48 h) is refused: nothing runs */
 	lambda_response_release(&h.resp);
@@ -719,18 +637,18 @@ static void test_handler_overrides(void **state)
 	assert_false(h.resp.failed);
 	assert_non_null(strstr(buf_cstr(&h.resp.payload), "\"terminated\":[\"i-0b03\"]"));
 	assert_int_equal(h.sim.dry_runs, 1);
-	assert_string_equal(buf_cstr(&h.sim.terminated), "");
+	assert_string_equal(buf_cstr(&h.sim.acted), "");
 	handler_release(&h);
 }
 
 static void test_handler_failures_come_after_the_rest(void **state)
 {
-	static const char *const protected_ids[] = { "i-0b01", NULL };
+	static const struct fake_ec2_refusal protected_ids[] = { PROTECTED("i-0b01"), { NULL } };
 	struct handler_case h;
 
 	(void)state;
 	handler_setup(&h);
-	h.sim.protected_ids = protected_ids;
+	h.sim.refusals = protected_ids;
 	handler_invoke(&h, "{\"source\": \"aws.events\", \"detail-type\": \"Scheduled Event\", "
 			   "\"detail\": {}}");
 	assert_true(h.resp.failed);
@@ -738,7 +656,7 @@ static void test_handler_failures_come_after_the_rest(void **state)
 	assert_string_equal(buf_cstr(&h.resp.error_message),
 			    "1 instance not terminated: i-0b01 (OperationNotPermitted: "
 			    "The instance may not be terminated.)");
-	assert_string_equal(buf_cstr(&h.sim.terminated), "i-0b03 ");
+	assert_string_equal(buf_cstr(&h.sim.acted), "i-0b03 ");
 	/* the result is kept alongside the error */
 	assert_non_null(strstr(buf_cstr(&h.resp.payload), "\"terminated\":[\"i-0b03\"]"));
 	handler_release(&h);
@@ -761,7 +679,7 @@ static void test_handler_list_failure_terminates_nothing(void **state)
 			    "cannot list instances (tag:devcloud:role=builder): "
 			    "UnauthorizedOperation: You are not authorized to perform this "
 			    "operation.; nothing was terminated");
-	assert_int_equal(h.sim.terminates, 0);
+	assert_int_equal(h.sim.terminate_calls, 0);
 	assert_int_equal(h.fake.calls, 1);
 	handler_release(&h);
 }
@@ -780,7 +698,7 @@ static void test_handler_page_that_cannot_be_read_terminates_nothing(void **stat
 	assert_true(h.resp.failed);
 	assert_string_equal(h.resp.error_type, "Terminator.ListFailed");
 	assert_non_null(strstr(buf_cstr(&h.resp.error_message), "nothing was terminated"));
-	assert_int_equal(h.sim.terminates, 0);
+	assert_int_equal(h.sim.terminate_calls, 0);
 	handler_release(&h);
 }
 
