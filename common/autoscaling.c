@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "awsid.h"
 #include "banned.h"
 
 /* The largest page both Describe calls allow. */
@@ -58,6 +60,11 @@ static void group_release(struct asg_group *g)
 		free(g->instances[i].health_status);
 	}
 	free(g->instances);
+	for (size_t i = 0; i < g->tag_count; i++) {
+		free(g->tags[i].key);
+		free(g->tags[i].value);
+	}
+	free(g->tags);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -119,9 +126,43 @@ static int parse_instances(struct asg_group *g, const struct xml_node *instances
 	return 0;
 }
 
+/*
+ * <Tags><member><Key/><Value/>...</member></Tags>: Key is required (a tag
+ * without one is not a tag); an empty or missing Value is "".
+ */
+static int parse_tags(struct asg_group *g, const struct xml_node *tags)
+{
+	size_t n = 0;
+
+	xml_for_each(m, tags, "member")
+		n++;
+	if (!n)
+		return 0;
+	g->tags = xcalloc(n, sizeof(*g->tags));
+	xml_for_each(m, tags, "member") {
+		struct asg_tag *tag = &g->tags[g->tag_count++];
+		const char *value = xml_text(m, "Value");
+
+		tag->key = text_dup(m, "Key");
+		tag->value = xstrdup(value ? value : "");
+		if (!tag->key)
+			return ERR_PARSE;
+	}
+	return 0;
+}
+
+const char *asg_group_tag(const struct asg_group *g, const char *key)
+{
+	for (size_t i = 0; i < g->tag_count; i++)
+		if (!strcmp(g->tags[i].key, key))
+			return g->tags[i].value;
+	return NULL;
+}
+
 static int parse_group(const struct xml_node *m, struct asg_group *g)
 {
 	const struct xml_node *mixed = xml_path(m, "MixedInstancesPolicy/LaunchTemplate");
+	const char *protected;
 	int err;
 
 	memset(g, 0, sizeof(*g));
@@ -141,6 +182,10 @@ static int parse_group(const struct xml_node *m, struct asg_group *g)
 	}
 	if (!err)
 		err = parse_instances(g, xml_child(m, "Instances"));
+	if (!err)
+		err = parse_tags(g, xml_child(m, "Tags"));
+	protected = xml_text(m, "NewInstancesProtectedFromScaleIn");
+	g->new_instances_protected_from_scale_in = protected && !strcmp(protected, "true");
 	return err;
 }
 
@@ -270,5 +315,138 @@ int asg_describe_launch_configurations(struct aws_client *aws, const char *const
 				    names, on_launch_configurations_page, out, error);
 	if (err)
 		asg_launch_configuration_list_release(out);
+	return err;
+}
+
+/* ---- changing a group ---- */
+
+/*
+ * One call of an action whose answer carries nothing we use:
+ *   <ActionResponse><ResponseMetadata><RequestId/></ResponseMetadata></ActionResponse>
+ * (DetachInstances adds a result with its activities). An answer that is
+ * some other document is not taken as a success.
+ */
+static int change(struct aws_client *aws, const char *action, const struct aws_params *params,
+		  struct aws_error *error)
+{
+	struct xml_node *root = NULL;
+	struct buf want = BUF_INIT;
+	int err;
+
+	err = aws_query(aws, &aws_service_autoscaling, action, params, &root, error);
+	if (err)
+		goto out;
+	buf_appendf(&want, "%sResponse", action);
+	if (strcmp(root->name, buf_cstr(&want))) {
+		memset(error, 0, sizeof(*error));
+		error->err = err = ERR_PARSE;
+		error->http_status = 200;
+		snprintf(error->message, sizeof(error->message), "%s answered with a <%.64s> document",
+			 action, root->name);
+	}
+out:
+	xml_free(root);
+	buf_release(&want);
+	return err;
+}
+
+static int refuse(struct aws_error *error, const char *fmt, const char *subject)
+{
+	memset(error, 0, sizeof(*error));
+	error->err = ERR_CONFIG;
+	snprintf(error->message, sizeof(error->message), fmt, subject);
+	return ERR_CONFIG;
+}
+
+int asg_set_desired_capacity(struct aws_client *aws, const char *group, long desired,
+			     struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+	char number[32];
+	int err;
+
+	if (desired < 0)
+		return refuse(error, "cannot set a negative desired capacity on '%s'", group);
+	snprintf(number, sizeof(number), "%ld", desired);
+	aws_params_add(&params, "AutoScalingGroupName", group);
+	aws_params_add(&params, "DesiredCapacity", number);
+	aws_params_add(&params, "HonorCooldown", "false");
+	err = change(aws, "SetDesiredCapacity", &params, error);
+	aws_params_release(&params);
+	return err;
+}
+
+int asg_detach_instances(struct aws_client *aws, const char *group, const char *const *ids,
+			 size_t count, size_t *detached, struct aws_error *error)
+{
+	size_t done = 0;
+	int err = 0;
+
+	if (detached)
+		*detached = 0;
+	for (size_t i = 0; i < count; i++)
+		if (!instance_id_valid(ids[i]))
+			return refuse(error, "cannot detach '%.40s': not an instance id", ids[i]);
+	while (done < count) {
+		struct aws_params params = AWS_PARAMS_INIT;
+		size_t n = count - done < ASG_DETACH_MAX_PER_CALL ? count - done
+								  : ASG_DETACH_MAX_PER_CALL;
+
+		for (size_t i = 0; i < n; i++)
+			aws_params_addf(&params, ids[done + i], "InstanceIds.member.%zu", i + 1);
+		aws_params_add(&params, "AutoScalingGroupName", group);
+		aws_params_add(&params, "ShouldDecrementDesiredCapacity", "true");
+		err = change(aws, "DetachInstances", &params, error);
+		aws_params_release(&params);
+		if (err)
+			break;
+		done += n;
+		if (detached)
+			*detached = done;
+	}
+	return err;
+}
+
+int asg_set_instance_health(struct aws_client *aws, const char *instance_id, const char *status,
+			    bool respect_grace_period, struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+	int err;
+
+	if (!instance_id_valid(instance_id))
+		return refuse(error, "cannot set the health of '%.40s': not an instance id",
+			      instance_id);
+	if (strcmp(status, "Healthy") && strcmp(status, "Unhealthy"))
+		return refuse(error, "cannot set health status '%.40s': not Healthy or Unhealthy",
+			      status);
+	aws_params_add(&params, "InstanceId", instance_id);
+	aws_params_add(&params, "HealthStatus", status);
+	aws_params_add(&params, "ShouldRespectGracePeriod", respect_grace_period ? "true" : "false");
+	err = change(aws, "SetInstanceHealth", &params, error);
+	aws_params_release(&params);
+	return err;
+}
+
+int asg_tag_group(struct aws_client *aws, const char *group, const struct asg_tag *tags,
+		  size_t count, struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+	int err;
+
+	if (!count)
+		return 0;
+	for (size_t i = 0; i < count; i++)
+		if (!tags[i].key || !*tags[i].key)
+			return refuse(error, "cannot tag '%s' with an empty key", group);
+	for (size_t i = 0; i < count; i++) {
+		aws_params_addf(&params, group, "Tags.member.%zu.ResourceId", i + 1);
+		aws_params_addf(&params, "auto-scaling-group", "Tags.member.%zu.ResourceType", i + 1);
+		aws_params_addf(&params, tags[i].key, "Tags.member.%zu.Key", i + 1);
+		aws_params_addf(&params, tags[i].value ? tags[i].value : "", "Tags.member.%zu.Value",
+				i + 1);
+		aws_params_addf(&params, "false", "Tags.member.%zu.PropagateAtLaunch", i + 1);
+	}
+	err = change(aws, "CreateOrUpdateTags", &params, error);
+	aws_params_release(&params);
 	return err;
 }

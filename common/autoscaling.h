@@ -27,6 +27,12 @@ struct asg_instance {
 	bool protected_from_scale_in;
 };
 
+/* A tag on a group (DescribeAutoScalingGroups' Tags, CreateOrUpdateTags). */
+struct asg_tag {
+	char *key;
+	char *value;	/* "" when the tag has no value */
+};
+
 struct asg_group {
 	char *name;
 	long min_size;
@@ -42,7 +48,15 @@ struct asg_group {
 	size_t template_count;
 	struct asg_instance *instances;
 	size_t instance_count;
+	/* the group's own tags (the scaler keeps its state in one) */
+	struct asg_tag *tags;
+	size_t tag_count;
+	/* instances the group launches start protected from scale-in */
+	bool new_instances_protected_from_scale_in;
 };
+
+/* The value of the group's tag `key`, or NULL when it has none. */
+const char *asg_group_tag(const struct asg_group *g, const char *key);
 
 struct asg_group_list {
 	struct asg_group *items;
@@ -73,11 +87,14 @@ int asg_describe_groups(struct aws_client *aws, const char *const *names,
  *       </LaunchTemplate></MixedInstancesPolicy>
  *       <Instances><member><InstanceId/><LifecycleState/><HealthStatus/>
  *         <ProtectedFromScaleIn/></member></Instances>
+ *       <Tags><member><Key/><Value/><ResourceId/><ResourceType/>
+ *         <PropagateAtLaunch/></member></Tags>
+ *       <NewInstancesProtectedFromScaleIn/>
  *     </member></AutoScalingGroups>
  *     <NextToken/>
  *   </DescribeAutoScalingGroupsResult></DescribeAutoScalingGroupsResponse>
- * ERR_PARSE when a group lacks its name or sizes, or a template reference
- * names neither an id nor a name.
+ * ERR_PARSE when a group lacks its name or sizes, a template reference
+ * names neither an id nor a name, or a tag has no key.
  */
 int asg_parse_groups(const struct xml_node *root, struct asg_group_list *out) WARN_UNUSED;
 
@@ -114,5 +131,50 @@ int asg_describe_launch_configurations(struct aws_client *aws, const char *const
  */
 int asg_parse_launch_configurations(const struct xml_node *root,
 				    struct asg_launch_configuration_list *out) WARN_UNUSED;
+
+/* ---- changing a group ---- */
+
+/*
+ * SetDesiredCapacity with HonorCooldown=false: the caller decides when to
+ * scale, the group's cooldown does not delay it. AWS refuses a capacity
+ * outside the group's min/max (ValidationError, ERR_AWS).
+ */
+int asg_set_desired_capacity(struct aws_client *aws, const char *group, long desired,
+			     struct aws_error *error) WARN_UNUSED;
+
+/* AWS's limit on the instances of one DetachInstances call. */
+#define ASG_DETACH_MAX_PER_CALL 20
+
+/*
+ * DetachInstances with ShouldDecrementDesiredCapacity=true: the instances
+ * leave the group (they keep running, EC2 removes nothing) and the desired
+ * capacity drops by as many, so the group launches no replacement. Sent
+ * ASG_DETACH_MAX_PER_CALL at a time, in order; the first refused batch
+ * stops the rest. *detached (may be NULL) is how many of the first ids were
+ * detached before that: on an error the caller knows which ones left.
+ * Every id must be an instance id (ERR_CONFIG, nothing sent, otherwise).
+ * AWS refuses a detach that would take desired below MinSize and one of an
+ * instance that is not in the group (ValidationError).
+ */
+int asg_detach_instances(struct aws_client *aws, const char *group, const char *const *ids,
+			 size_t count, size_t *detached, struct aws_error *error) WARN_UNUSED;
+
+/*
+ * SetInstanceHealth: marks a member "Healthy" or "Unhealthy"; an
+ * Unhealthy one is terminated and replaced by its group. With
+ * respect_grace_period the mark is ignored while the instance is in the
+ * group's health check grace period; a caller that applies a boot grace of
+ * its own passes false.
+ */
+int asg_set_instance_health(struct aws_client *aws, const char *instance_id, const char *status,
+			    bool respect_grace_period, struct aws_error *error) WARN_UNUSED;
+
+/*
+ * CreateOrUpdateTags on the group itself (ResourceType auto-scaling-group,
+ * PropagateAtLaunch=false: a group's bookkeeping is not copied onto the
+ * instances it launches). Keys must be non-empty (ERR_CONFIG otherwise).
+ */
+int asg_tag_group(struct aws_client *aws, const char *group, const struct asg_tag *tags,
+		  size_t count, struct aws_error *error) WARN_UNUSED;
 
 #endif

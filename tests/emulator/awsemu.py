@@ -27,8 +27,13 @@ Actions answered (everything else in the models: EmulatorNotImplemented, 501):
                  DescribeSnapshots, DeleteSnapshot, CreateTags (instances,
                  images, snapshots), DescribeLaunchTemplates,
                  DescribeLaunchTemplateVersions
-    autoscaling  DescribeAutoScalingGroups, DescribeLaunchConfigurations
-    ssm          GetParameter
+    autoscaling  DescribeAutoScalingGroups, DescribeLaunchConfigurations,
+                 SetDesiredCapacity, DetachInstances, SetInstanceHealth,
+                 CreateOrUpdateTags
+    ssm          GetParameter, SendCommand, ListCommandInvocations,
+                 DescribeInstanceInformation
+(the Auto Scaling changes, Run Command and the seed fields they use are
+described in awsemu_scaling.py)
 List calls page with NextToken: DescribeImages and DescribeSnapshots only when
 MaxResults is given,
 the others also at the server's page size (--page-size, /_emu/config) and the
@@ -2490,6 +2495,12 @@ def ssm_get_parameter(emu, params, ctx):
         'ARN': param['arn'],
         'DataType': param['data_type'],
     }}
+
+
+# Auto Scaling changes, Run Command, managed instances: awsemu_scaling.py
+import awsemu_scaling  # noqa: E402
+
+awsemu_scaling.install(sys.modules[__name__])
 
 
 # --------------------------------------------------------------------------

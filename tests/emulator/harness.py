@@ -883,3 +883,63 @@ def run_local(bootstrap_path, event_json, env=None, timeout_s=30, aws=None,
                           capture_output=True, env=full_env, timeout=timeout_s)
     return (proc.returncode, proc.stdout.decode('utf-8', errors='replace'),
             proc.stderr.decode('utf-8', errors='replace'))
+
+
+# --------------------------------------------------------------------------
+# A Drone server's queue API (tests/emulator/droneemu.py)
+# --------------------------------------------------------------------------
+
+DRONE_TOKEN_LENGTH = 32
+
+
+class DroneEmu:
+    """The Drone queue API on 127.0.0.1 for the duration of a ``with``, with a
+    fresh random admin token (``token``) and a non-admin one (``user_token``).
+
+        with DroneEmu() as drone:
+            drone.set_stages([drone_stage(1, 'running', machine='i-0...'), drone_stage(2)])
+            drone.fault('error500')                 # the next request only
+            run = run_lambda(..., env={'DRONE_SERVER': drone.url, 'DRONE_TOKEN': drone.token})
+            assert drone.token not in run.logs
+            assert [r['status'] for r in drone.requests()] == [500, 200]
+    """
+
+    def __init__(self, stages=None):
+        from droneemu import DroneServer   # noqa: PLC0415 - next to this file
+        self.token = ''.join(secrets.choice(SLACK_TOKEN_CHARS)
+                             for _ in range(DRONE_TOKEN_LENGTH))
+        self.user_token = ''.join(secrets.choice(SLACK_TOKEN_CHARS)
+                                  for _ in range(DRONE_TOKEN_LENGTH))
+        self._server = DroneServer(self.token, self.user_token, stages)
+
+    @property
+    def url(self):
+        return self._server.url
+
+    def __enter__(self):
+        self._server.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._server.stop()
+
+    def set_stages(self, stages):
+        self._server.set_stages(stages)
+
+    def fault(self, kind, count=1, delay_s=0, status=None):
+        self._server.fault(kind, count, delay_s, status)
+
+    def requests(self):
+        """Every request: {"method", "path", "auth" (admin | user | wrong | none
+        | not-bearer), "authorization" (never the token), "status" (0: reset),
+        "fault", "time"}."""
+        return self._server.requests()
+
+    def clear(self):
+        self._server.clear()
+
+
+def drone_stage(stage_id, status='pending', machine=None, **fields):
+    """A stage as Drone's /api/queue shows it (see droneemu.stage)."""
+    from droneemu import stage   # noqa: PLC0415
+    return stage(stage_id, status, machine, **fields)

@@ -15,6 +15,11 @@
  * describe/<row>    the calls on a scripted transport: the parameters sent,
  *                   NextToken sent back, names asked 50 at a time, and a
  *                   failing later page or batch leaving the list empty.
+ * change/<row>      SetDesiredCapacity, DetachInstances (20 ids a call, a
+ *                   refused batch stopping the rest and saying how many
+ *                   left), SetInstanceHealth and CreateOrUpdateTags: the exact
+ *                   bodies, AWS's refusals, and bad ids or values refused
+ *                   before anything is sent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,6 +75,20 @@ static const char groups_page[] =
 	"            <Key>devcloud:role</Key>\n"
 	"            <ResourceType>auto-scaling-group</ResourceType>\n"
 	"          </member>\n"
+	"          <member>\n"
+	"            <ResourceId>drone-agents</ResourceId>\n"
+	"            <PropagateAtLaunch>false</PropagateAtLaunch>\n"
+	"            <Value>2026-03-02T10:30:00Z</Value>\n"
+	"            <Key>devcloud:scaler:last-scale-out</Key>\n"
+	"            <ResourceType>auto-scaling-group</ResourceType>\n"
+	"          </member>\n"
+	"          <member>\n"
+	"            <ResourceId>drone-agents</ResourceId>\n"
+	"            <PropagateAtLaunch>false</PropagateAtLaunch>\n"
+	"            <Value/>\n"
+	"            <Key>empty</Key>\n"
+	"            <ResourceType>auto-scaling-group</ResourceType>\n"
+	"          </member>\n"
 	"        </Tags>\n"
 	"        <TerminationPolicies>\n"
 	"          <member>Default</member>\n"
@@ -103,7 +122,7 @@ static const char groups_page[] =
 	"        <MaxSize>10</MaxSize>\n"
 	"        <VPCZoneIdentifier>subnet-56f5f633,subnet-56f5f634</VPCZoneIdentifier>\n"
 	"        <HealthCheckGracePeriod>300</HealthCheckGracePeriod>\n"
-	"        <NewInstancesProtectedFromScaleIn>false</NewInstancesProtectedFromScaleIn>\n"
+	"        <NewInstancesProtectedFromScaleIn>true</NewInstancesProtectedFromScaleIn>\n"
 	"        <CapacityRebalance>false</CapacityRebalance>\n"
 	"      </member>\n"
 	"      <member>\n"
@@ -182,6 +201,7 @@ static const char groups_page[] =
 
 #define MAX_REFS 4
 #define MAX_INSTANCES 3
+#define MAX_TAGS 3
 
 struct group_case {
 	const char *name;
@@ -191,6 +211,9 @@ struct group_case {
 	struct asg_template_ref templates[MAX_REFS];
 	size_t instance_count;
 	struct asg_instance instances[MAX_INSTANCES];
+	size_t tag_count;
+	struct asg_tag tags[MAX_TAGS];
+	bool new_instances_protected;
 };
 
 static struct group_case group_cases[] = {
@@ -199,15 +222,22 @@ static struct group_case group_cases[] = {
 	  { { (char *)"lt-0a1b2c3d4e5f60718", (char *)"drone-agents", (char *)"$Latest" } }, 2,
 	  { { (char *)"i-0a1a1a1a1a1a1a1a1", (char *)"InService", (char *)"Healthy", false },
 	    { (char *)"i-0b2b2b2b2b2b2b2b2", (char *)"Terminating:Wait", (char *)"Unhealthy",
-	      true } } },
+	      true } },
+	  /* tags in document order; an empty <Value/> is "" */
+	  3, { { (char *)"devcloud:role", (char *)"drone" },
+	       { (char *)"devcloud:scaler:last-scale-out", (char *)"2026-03-02T10:30:00Z" },
+	       { (char *)"empty", (char *)"" } },
+	  true },
 	{ "old-agents", 1, 3, 1, "old-agents", 0, { { NULL, NULL, NULL } }, 1,
-	  { { (char *)"i-0c3c3c3c3c3c3c3c3", (char *)"Pending", (char *)"Healthy", false } } },
+	  { { (char *)"i-0c3c3c3c3c3c3c3c3", (char *)"Pending", (char *)"Healthy", false } },
+	  /* <Tags/>: none; no NewInstancesProtectedFromScaleIn element: false */
+	  0, { { NULL, NULL } }, false },
 	/* the policy's template, then each override that names one, in order */
 	{ "gpu runners", 0, 4, 0, NULL, 3,
 	  { { NULL, (char *)"gpu-runners", (char *)"3" },
 	    { (char *)"lt-0f0e0d0c0b0a09080", NULL, (char *)"$Default" },
 	    { NULL, (char *)"gpu-runners-g4", NULL } },
-	  0, { { NULL, NULL, NULL, false } } },
+	  0, { { NULL, NULL, NULL, false } }, 0, { { NULL, NULL } }, false },
 };
 
 static struct xml_node *groups_root;
@@ -259,6 +289,17 @@ static void test_group(void **state)
 	}
 	if (!c->instance_count)
 		assert_null(g->instances);
+	assert_int_equal(g->tag_count, c->tag_count);
+	for (size_t i = 0; i < c->tag_count; i++) {
+		assert_string_equal(g->tags[i].key, c->tags[i].key);
+		assert_string_equal(g->tags[i].value, c->tags[i].value);
+		assert_string_equal(asg_group_tag(g, c->tags[i].key), c->tags[i].value);
+	}
+	if (!c->tag_count)
+		assert_null(g->tags);
+	assert_null(asg_group_tag(g, "devcloud:absent"));
+	assert_null(asg_group_tag(g, "devcloud:rol"));
+	assert_int_equal(g->new_instances_protected_from_scale_in, c->new_instances_protected);
 }
 
 /* Pages append, and a release leaves an empty list that can be released again. */
@@ -383,7 +424,16 @@ static struct page_case group_page_cases[] = {
 	  "<Instances><member><InstanceId>i-1</InstanceId><LifecycleState>InService</LifecycleState>"
 	  "<HealthStatus>Healthy</HealthStatus></member><member><InstanceId>i-2</InstanceId>"
 	  "</member></Instances>") GROUPS_CLOSE, ERR_PARSE, 0 },
+	{ "tag-without-key", GROUPS_OPEN GROUP("<Tags><member><Value>v</Value></member></Tags>")
+	  GROUPS_CLOSE, ERR_PARSE, 0 },
+	{ "tag-with-empty-key", GROUPS_OPEN GROUP("<Tags><member><Key/><Value>v</Value></member>"
+	  "</Tags>") GROUPS_CLOSE, ERR_PARSE, 0 },
 	/* optional parts that are empty or missing are not errors */
+	{ "tag-without-value", GROUPS_OPEN GROUP("<Tags><member><Key>k</Key></member></Tags>")
+	  GROUPS_CLOSE, 0, 1 },
+	{ "protection-only-when-true", GROUPS_OPEN GROUP(
+	  "<NewInstancesProtectedFromScaleIn>1</NewInstancesProtectedFromScaleIn>") GROUPS_CLOSE,
+	  0, 1 },
 	{ "empty-launch-configuration-name",
 	  GROUPS_OPEN GROUP("<LaunchConfigurationName/>") GROUPS_CLOSE, 0, 1 },
 	{ "negative-size-kept-as-given", GROUPS_OPEN "<member><AutoScalingGroupName>g"
@@ -424,6 +474,10 @@ static void test_group_page(void **state)
 	}
 	if (!strcmp(c->name, "mixed-policy-without-template"))
 		assert_int_equal(list.items[0].template_count, 0);
+	if (!strcmp(c->name, "tag-without-value"))
+		assert_string_equal(asg_group_tag(&list.items[0], "k"), "");
+	for (size_t i = 0; i < list.count; i++)
+		assert_false(list.items[i].new_instances_protected_from_scale_in);
 	asg_group_list_release(&list);
 	xml_free(root);
 }
@@ -835,6 +889,192 @@ static void test_describe_groups_full(void **state)
 	fake_aws_release(&fake);
 }
 
+/* ---- changing a group ---- */
+
+#define OK_ANSWER(action) \
+	"<" action "Response xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">" \
+	"<ResponseMetadata><RequestId>7c6e177f-4e65-4f3e-8d5b-4a1d2c3b4a59</RequestId>" \
+	"</ResponseMetadata></" action "Response>"
+#define DETACH_ANSWER \
+	"<DetachInstancesResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">" \
+	"<DetachInstancesResult><Activities><member><ActivityId>a-1</ActivityId>" \
+	"<AutoScalingGroupName>drone-agents</AutoScalingGroupName><Cause>At 2026-03-02T10:40:00Z " \
+	"instance i-0a1a1a1a1a1a1a1a1 was detached</Cause><StatusCode>InProgress</StatusCode>" \
+	"<Progress>50</Progress><StartTime>2026-03-02T10:40:00Z</StartTime></member></Activities>" \
+	"</DetachInstancesResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>" \
+	"</DetachInstancesResponse>"
+#define VALIDATION_ERROR(msg) \
+	"<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><Error>" \
+	"<Type>Sender</Type><Code>ValidationError</Code><Message>" msg "</Message></Error>" \
+	"<RequestId>r</RequestId></ErrorResponse>"
+
+enum change_op { SET_DESIRED, DETACH, HEALTH, TAG };
+
+struct change_case {
+	const char *name;
+	enum change_op op;
+	long number;		/* SET_DESIRED: the capacity; DETACH: how many ids */
+	const char *subject;	/* SET_DESIRED/TAG: group; HEALTH: instance; DETACH: a bad id */
+	const char *status;	/* HEALTH */
+	bool flag;		/* HEALTH: respect the grace period */
+	const char *answers[4];	/* 200 documents, or "E" + an error document (400) */
+	int err;
+	const char *code;
+	size_t calls;
+	size_t detached;
+	/* fragments of each request body, as in assert_sent(); "=exact:" the whole */
+	const char *sent[4];
+};
+
+/* 21 ids: i-00000000000000001 ... */
+#define ID(n) "i-000000000000000" #n
+
+static const struct change_case change_cases[] = {
+	{ "desired", SET_DESIRED, 3, "drone agents", NULL, false, { OK_ANSWER("SetDesiredCapacity") },
+	  0, NULL, 1, 0,
+	  { "=exact:Action=SetDesiredCapacity&Version=2011-01-01&AutoScalingGroupName=drone%20agents"
+	    "&DesiredCapacity=3&HonorCooldown=false" } },
+	{ "desired-zero", SET_DESIRED, 0, "g", NULL, false, { OK_ANSWER("SetDesiredCapacity") }, 0,
+	  NULL, 1, 0, { "&DesiredCapacity=0&" } },
+	{ "desired-refused", SET_DESIRED, 11, "g", NULL, false,
+	  { "E" VALIDATION_ERROR("New SetDesiredCapacity value 11 is above max value 10 for the "
+				 "AutoScalingGroup.") },
+	  ERR_AWS, "ValidationError", 1, 0, { "DesiredCapacity=11" } },
+	{ "desired-negative-not-sent", SET_DESIRED, -1, "g", NULL, false, { NULL }, ERR_CONFIG, "",
+	  0, 0, { NULL } },
+	{ "desired-other-document", SET_DESIRED, 1, "g", NULL, false,
+	  { OK_ANSWER("CreateOrUpdateTags") }, ERR_PARSE, "", 1, 0, { "" } },
+	{ "detach-two", DETACH, 2, NULL, NULL, false, { DETACH_ANSWER }, 0, NULL, 1, 2,
+	  { "=exact:Action=DetachInstances&Version=2011-01-01&InstanceIds.member.1=" ID(01)
+	    "&InstanceIds.member.2=" ID(02) "&AutoScalingGroupName=drone-agents"
+	    "&ShouldDecrementDesiredCapacity=true" } },
+	{ "detach-twenty-one-call", DETACH, 20, NULL, NULL, false, { DETACH_ANSWER }, 0, NULL, 1, 20,
+	  { "InstanceIds.member.20=" ID(20) "&,!member.21" } },
+	{ "detach-twenty-one-two-calls", DETACH, 21, NULL, NULL, false,
+	  { DETACH_ANSWER, DETACH_ANSWER }, 0, NULL, 2, 21,
+	  { "InstanceIds.member.1=" ID(01) "&,InstanceIds.member.20=" ID(20) "&,!member.21",
+	    "=exact:Action=DetachInstances&Version=2011-01-01&InstanceIds.member.1=" ID(21)
+	    "&AutoScalingGroupName=drone-agents&ShouldDecrementDesiredCapacity=true" } },
+	{ "detach-refused-batch-stops", DETACH, 21, NULL, NULL, false,
+	  { "E" VALIDATION_ERROR("Currently, desiredSize equals minSize (1). Detaching instance "
+				 "would decrease desiredSize below minSize."),
+	    DETACH_ANSWER },
+	  ERR_AWS, "ValidationError", 1, 0, { "member.20=" } },
+	{ "detach-second-batch-refused", DETACH, 21, NULL, NULL, false,
+	  { DETACH_ANSWER, "E" VALIDATION_ERROR("The instance " ID(21) " is not part of Auto "
+						"Scaling group drone-agents.") },
+	  ERR_AWS, "ValidationError", 2, 20, { "member.20=", "member.1=" ID(21) } },
+	{ "detach-bad-id-not-sent", DETACH, 3, "i-0A1B2C3D", NULL, false, { NULL }, ERR_CONFIG, "", 0,
+	  0, { NULL } },
+	{ "detach-injection-not-sent", DETACH, 1, ID(01) "&InstanceIds.member.2=i-12345678", NULL,
+	  false, { NULL }, ERR_CONFIG, "", 0, 0, { NULL } },
+	{ "detach-none", DETACH, 0, NULL, NULL, false, { NULL }, 0, NULL, 0, 0, { NULL } },
+	{ "health-unhealthy", HEALTH, 0, "i-0a1a1a1a1a1a1a1a1", "Unhealthy", false,
+	  { OK_ANSWER("SetInstanceHealth") }, 0, NULL, 1, 0,
+	  { "=exact:Action=SetInstanceHealth&Version=2011-01-01&InstanceId=i-0a1a1a1a1a1a1a1a1"
+	    "&HealthStatus=Unhealthy&ShouldRespectGracePeriod=false" } },
+	{ "health-respecting-grace", HEALTH, 0, "i-0a1a1a1a", "Healthy", true,
+	  { OK_ANSWER("SetInstanceHealth") }, 0, NULL, 1, 0,
+	  { "InstanceId=i-0a1a1a1a&HealthStatus=Healthy&ShouldRespectGracePeriod=true" } },
+	{ "health-bad-id", HEALTH, 0, "i-0a1a1a1a1a1a1a1a", "Unhealthy", false, { NULL }, ERR_CONFIG,
+	  "", 0, 0, { NULL } },
+	{ "health-bad-status", HEALTH, 0, "i-0a1a1a1a", "unhealthy", false, { NULL }, ERR_CONFIG, "",
+	  0, 0, { NULL } },
+	{ "tag", TAG, 0, "drone agents", NULL, false, { OK_ANSWER("CreateOrUpdateTags") }, 0, NULL, 1,
+	  0,
+	  { "=exact:Action=CreateOrUpdateTags&Version=2011-01-01"
+	    "&Tags.member.1.ResourceId=drone%20agents&Tags.member.1.ResourceType=auto-scaling-group"
+	    "&Tags.member.1.Key=devcloud%3Ascaler%3Alast-scale-out"
+	    "&Tags.member.1.Value=2026-03-02T10%3A30%3A00Z&Tags.member.1.PropagateAtLaunch=false"
+	    "&Tags.member.2.ResourceId=drone%20agents&Tags.member.2.ResourceType=auto-scaling-group"
+	    "&Tags.member.2.Key=empty&Tags.member.2.Value=&Tags.member.2.PropagateAtLaunch=false" } },
+	{ "tag-refused", TAG, 0, "gone", NULL, false,
+	  { "E" VALIDATION_ERROR("AutoScalingGroup name not found - gone") }, ERR_AWS,
+	  "ValidationError", 1, 0, { "ResourceId=gone" } },
+};
+
+static const struct kind change_kind = { "", "", "", "", "", "", NULL };
+
+static void test_change(void **state)
+{
+	const struct change_case *c = *state;
+	static const struct asg_tag tags[] = {
+		{ (char *)"devcloud:scaler:last-scale-out", (char *)"2026-03-02T10:30:00Z" },
+		{ (char *)"empty", NULL },
+	};
+	char store[21][24];
+	const char *ids[21];
+	size_t answers = 0, detached = 99;
+	struct fake_aws fake;
+	struct aws_client *aws;
+	struct aws_error e;
+	int err = 0;
+
+	fake_aws_init(&fake);
+	aws = fake_aws_client(&fake, 1);
+	for (; answers < 4 && c->answers[answers]; answers++) {
+		const char *a = c->answers[answers];
+		fake_aws_answer(&fake, a[0] == 'E' ? 400 : 200, a[0] == 'E' ? a + 1 : a);
+	}
+	for (size_t i = 0; i < 21; i++) {
+		snprintf(store[i], sizeof(store[i]), "i-%017zu", i + 1);
+		ids[i] = store[i];
+	}
+	if (c->op == DETACH && c->subject)
+		ids[c->number - 1] = c->subject;	/* the last id is the bad one */
+	memset(&e, 0x5a, sizeof(e));
+	switch (c->op) {
+	case SET_DESIRED:
+		err = asg_set_desired_capacity(aws, c->subject, c->number, &e);
+		break;
+	case DETACH:
+		err = asg_detach_instances(aws, "drone-agents", ids, (size_t)c->number, &detached,
+					   &e);
+		assert_int_equal(detached, c->detached);
+		break;
+	case HEALTH:
+		err = asg_set_instance_health(aws, c->subject, c->status, c->flag, &e);
+		break;
+	case TAG:
+		err = asg_tag_group(aws, c->subject, tags, ARRAY_SIZE(tags), &e);
+		break;
+	}
+	assert_int_equal(err, c->err);
+	if (err) {
+		assert_int_equal(e.err, c->err);
+		assert_string_equal(e.code, c->code);
+		assert_true(strlen(e.message) > 0);
+		assert_non_null(memchr(e.message, '\0', sizeof(e.message)));
+	}
+	assert_int_equal(fake.calls, c->calls);
+	for (size_t i = 0; i < fake.calls && i < 4; i++) {
+		assert_non_null(strstr(fake.urls[i], "autoscaling.eu-west-1.amazonaws.com"));
+		if (c->sent[i])
+			assert_sent(&change_kind, buf_cstr(&fake.bodies[i]), c->sent[i]);
+	}
+	aws_client_free(aws);
+	fake_aws_release(&fake);
+}
+
+/* An empty tag key is refused before anything is sent; no tags sends nothing. */
+static void test_tag_refusals(void **state)
+{
+	static const struct asg_tag bad[] = { { (char *)"ok", (char *)"1" }, { (char *)"", (char *)"v" } };
+	struct fake_aws fake;
+	struct aws_client *aws;
+	struct aws_error e;
+
+	(void)state;
+	fake_aws_init(&fake);
+	aws = fake_aws_client(&fake, 1);
+	assert_int_equal(asg_tag_group(aws, "g", bad, 2, &e), ERR_CONFIG);
+	assert_int_equal(e.err, ERR_CONFIG);
+	assert_int_equal(asg_tag_group(aws, "g", bad, 0, &e), 0);
+	assert_int_equal(fake.calls, 0);
+	aws_client_free(aws);
+	fake_aws_release(&fake);
+}
+
 int main(void)
 {
 	struct CMUnitTest group_tests[ARRAY_SIZE(group_cases) + 1];
@@ -853,6 +1093,9 @@ int main(void)
 			  &describe_cases[i]);
 	}
 	table_add("describe-groups", "full-page-and-encoding", test_describe_groups_full, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(change_cases); i++)
+		table_add("change", change_cases[i].name, test_change, (void *)&change_cases[i]);
+	table_add("change", "tag-refusals", test_tag_refusals, NULL);
 	failed = table_run_group("autoscaling", NULL, NULL);
 
 	/* one group parses the real page once; each group of it is a test */
