@@ -867,3 +867,54 @@ int aws_json(struct aws_client *c, const struct aws_service *svc, const char *op
 	buf_release(&target);
 	return err;
 }
+
+int aws_json_all(struct aws_client *c, const struct aws_service *svc, const char *operation,
+		 const cJSON *request, aws_json_page_fn on_page, void *ctx,
+		 struct aws_error *error)
+{
+	cJSON *req = request ? cJSON_Duplicate(request, 1) : cJSON_CreateObject();
+	char *token = NULL;
+	int err = 0;
+
+	for (int page = 0;; page++) {
+		cJSON *resp = NULL;
+		const cJSON *next;
+
+		if (page >= AWS_MAX_PAGES) {
+			error_set(error, ERR_PARSE, 0, "", "%s returned more than %d pages",
+				  operation, AWS_MAX_PAGES);
+			err = ERR_PARSE;
+			break;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(req, "NextToken");
+		if (token)
+			cJSON_AddStringToObject(req, "NextToken", token);
+		err = aws_json(c, svc, operation, req, &resp, error);
+		if (err)
+			break;
+		err = on_page(ctx, resp);
+		if (err) {
+			error_set(error, err, 200, "", "cannot read the response to %s", operation);
+			cJSON_Delete(resp);
+			break;
+		}
+		next = cJSON_GetObjectItemCaseSensitive(resp, "NextToken");
+		if (!cJSON_IsString(next) || !*next->valuestring) {
+			cJSON_Delete(resp);
+			break;
+		}
+		if (token && !strcmp(token, next->valuestring)) {
+			error_set(error, ERR_PARSE, 200, "", "%s returned the same NextToken twice",
+				  operation);
+			err = ERR_PARSE;
+			cJSON_Delete(resp);
+			break;
+		}
+		free(token);
+		token = xstrdup(next->valuestring);
+		cJSON_Delete(resp);
+	}
+	free(token);
+	cJSON_Delete(req);
+	return err;
+}

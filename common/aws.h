@@ -8,8 +8,7 @@
  * errors, never on other 4xx; within the mode's retry quota), and bounded
  * by the invocation's deadline minus a safety margin, so a function reports
  * a timeout itself instead of being killed by Lambda. Pagination (NextToken)
- * of the XML protocols is handled here, once; the one JSON call we make (SSM
- * GetParameter) has no pages.
+ * is handled here, once, for both kinds of protocol.
  *
  * Endpoints follow the SDKs' convention: AWS_ENDPOINT_URL_<SERVICE> (EC2,
  * AUTO_SCALING, SSM), else AWS_ENDPOINT_URL, else
@@ -175,6 +174,11 @@ int aws_query_all(struct aws_client *c, const struct aws_service *svc, const cha
 int aws_json(struct aws_client *c, const struct aws_service *svc, const char *operation,
 	     const cJSON *request, cJSON **result, struct aws_error *error) WARN_UNUSED;
 
+/* Every page of a JSON 1.1 operation (request is not modified). */
+typedef int (*aws_json_page_fn)(void *ctx, const cJSON *page);
+int aws_json_all(struct aws_client *c, const struct aws_service *svc, const char *operation,
+		 const cJSON *request, aws_json_page_fn on_page, void *ctx,
+		 struct aws_error *error) WARN_UNUSED;
 
 /* Appends the --help section for the settings every function shares. */
 void aws_config_help(struct buf *out);

@@ -559,6 +559,28 @@ static void test_json_errors(void **state)
 	cJSON_Delete(resp);
 }
 
+static int count_json_page(void *ctx, const cJSON *page)
+{
+	(void)page;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_json_pagination(void **state)
+{
+	struct fixture *fx = *state;
+	struct aws_error e;
+	int pages = 0;
+
+	fake_aws_answer(&fx->fake, 200, "{\"Items\":[],\"NextToken\":\"t1\"}");
+	fake_aws_answer(&fx->fake, 200, "{\"Items\":[]}");
+	assert_int_equal(aws_json_all(fx->aws, &aws_service_ssm, "DescribeInstanceInformation", NULL,
+				      count_json_page, &pages, &e), 0);
+	assert_int_equal(pages, 2);
+	assert_string_equal(buf_cstr(&fx->fake.bodies[1]), "{\"NextToken\":\"t1\"}");
+}
+
+
 static void test_session_token_is_signed(void **state)
 {
 	(void)state;
@@ -672,6 +694,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_page_reader_failure_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_json_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_json_pagination, setup, teardown),
 		cmocka_unit_test(test_session_token_is_signed),
 		cmocka_unit_test(test_from_env),
 	};
