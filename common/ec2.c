@@ -114,6 +114,7 @@ static void instance_release(struct ec2_instance *inst)
 	free(inst->type);
 	free(inst->image_id);
 	free(inst->private_ip);
+	free(inst->private_dns_name);
 	free(inst->public_ip);
 	tags_release(inst->tags, inst->tag_count);
 }
@@ -155,6 +156,7 @@ static int parse_instance(const struct xml_node *item, struct ec2_instance *inst
 	inst->type = text_dup(item, "instanceType");
 	inst->image_id = text_dup(item, "imageId");
 	inst->private_ip = text_dup(item, "privateIpAddress");
+	inst->private_dns_name = text_dup(item, "privateDnsName");
 	inst->public_ip = text_dup(item, "ipAddress");
 	inst->launch_time = text_time(item, "launchTime");
 	inst->hibernation_configured = hib && !strcmp(hib, "true");
@@ -465,6 +467,18 @@ int ec2_create_tags(struct aws_client *aws, const char *const *ids, size_t n, co
 	aws_params_add(&params, "Tag.1.Key", key);
 	aws_params_add(&params, "Tag.1.Value", value);
 	return call_dry_runnable(aws, "CreateTags", &params, dry_run, error);
+}
+
+int ec2_delete_tags(struct aws_client *aws, const char *const *ids, size_t n, const char *key,
+		    bool dry_run, struct aws_error *error)
+{
+	struct aws_params params = AWS_PARAMS_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		aws_params_addf(&params, ids[i], "ResourceId.%zu", i + 1);
+	/* a key without a value: the tag goes whatever its value */
+	aws_params_add(&params, "Tag.1.Key", key);
+	return call_dry_runnable(aws, "DeleteTags", &params, dry_run, error);
 }
 
 /* ---- launch templates ---- */

@@ -24,6 +24,7 @@ struct ec2_instance {
 	char *type;
 	char *image_id;
 	char *private_ip;	/* NULL when none */
+	char *private_dns_name;	/* NULL when none: ip-10-0-0-4.eu-west-1.compute.internal */
 	char *public_ip;	/* NULL when none */
 	int64_t launch_time;	/* Unix seconds; resets at every start */
 	int64_t attach_time;	/* primary network interface's attach time; 0 if unknown */
@@ -244,6 +245,14 @@ int ec2_parse_snapshots(const struct xml_node *root, struct ec2_snapshot_list *o
  */
 int ec2_create_tags(struct aws_client *aws, const char *const *ids, size_t n, const char *key,
 		    const char *value, bool dry_run, struct aws_error *error) WARN_UNUSED;
+
+/*
+ * DeleteTags: removes the tag `key`, whatever its value, from up to 1000
+ * resources. Removing a tag a resource does not have is no error, so a
+ * retry is harmless. With dry_run, success means DryRunOperation.
+ */
+int ec2_delete_tags(struct aws_client *aws, const char *const *ids, size_t n, const char *key,
+		    bool dry_run, struct aws_error *error) WARN_UNUSED;
 
 /* ---- launch templates ---- */
 

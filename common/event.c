@@ -90,8 +90,48 @@ wrong_type:
 	return ERR_CONFIG;
 }
 
-int event_parse(struct view payload, const struct event_field *fields, size_t n,
-		struct event_value *values, bool *scheduled, struct buf *errmsg)
+static int find_kind(const cJSON *root, const struct event_kind *kinds, size_t nkinds)
+{
+	const char *source = string_item(root, "source");
+	const char *type = string_item(root, "detail-type");
+
+	for (size_t i = 0; source && type && i < nkinds; i++)
+		if (!strcmp(source, kinds[i].source) && !strcmp(type, kinds[i].detail_type))
+			return (int)i;
+	return -1;
+}
+
+/* Reads the detail strings of an event of kind k; only envelope keys around them. */
+static int read_kind(const cJSON *root, const struct event_kind *k, struct event_value *values,
+		     struct buf *errmsg)
+{
+	const cJSON *detail = cJSON_GetObjectItemCaseSensitive(root, "detail");
+
+	for (const cJSON *item = root->child; item; item = item->next) {
+		if (!is_envelope_key(item->string)) {
+			buf_appendf(errmsg, "unknown key '%.100s' in the '%s' event", item->string,
+				    k->detail_type);
+			return ERR_CONFIG;
+		}
+	}
+	for (size_t i = 0; k->detail_keys && k->detail_keys[i]; i++) {
+		const char *v = cJSON_IsObject(detail) ? string_item(detail, k->detail_keys[i]) : NULL;
+
+		if (!v) {
+			buf_appendf(errmsg, "the '%s' event has no detail.%s string", k->detail_type,
+				    k->detail_keys[i]);
+			return ERR_CONFIG;
+		}
+		values[i].string = xstrdup(v);
+		values[i].present = true;
+	}
+	return 0;
+}
+
+int event_parse_kinds(struct view payload, const struct event_field *fields, size_t n,
+		      struct event_value *values, const struct event_kind *kinds, size_t nkinds,
+		      int *kind, struct event_value *detail_values, bool *scheduled,
+		      struct buf *errmsg)
 {
 	struct view trimmed = view_trim(payload);
 	const char *end = NULL;
@@ -99,6 +139,7 @@ int event_parse(struct view payload, const struct event_field *fields, size_t n,
 	int err = 0;
 
 	*scheduled = false;
+	*kind = -1;
 	if (!trimmed.len) {
 		/* an empty payload is as good as {} */
 		return 0;
@@ -118,12 +159,16 @@ int event_parse(struct view payload, const struct event_field *fields, size_t n,
 		err = ERR_CONFIG;
 		goto out;
 	}
+	if ((*kind = find_kind(root, kinds, nkinds)) >= 0) {
+		err = read_kind(root, &kinds[*kind], detail_values, errmsg);
+		goto out;
+	}
 	*scheduled = is_scheduled(root);
 	if (!*scheduled && string_item(root, "source") && string_item(root, "detail-type")) {
-		/* an EventBridge event, but not one a scheduled function handles */
-		buf_appendf(errmsg,
-			    "this function handles scheduled events, not '%.100s' events from "
-			    "'%.100s'",
+		/* an EventBridge event, but not one this function handles */
+		buf_appendf(errmsg, "this function handles scheduled events%s, not '%.100s' events "
+			    "from '%.100s'",
+			    nkinds ? " and the EventBridge events it names in --help" : "",
 			    string_item(root, "detail-type"), string_item(root, "source"));
 		err = ERR_CONFIG;
 		goto out;
@@ -147,6 +192,15 @@ int event_parse(struct view payload, const struct event_field *fields, size_t n,
 out:
 	cJSON_Delete(root);
 	return err;
+}
+
+int event_parse(struct view payload, const struct event_field *fields, size_t n,
+		struct event_value *values, bool *scheduled, struct buf *errmsg)
+{
+	int kind;
+
+	return event_parse_kinds(payload, fields, n, values, NULL, 0, &kind, NULL, scheduled,
+				 errmsg);
 }
 
 void event_values_release(struct event_value *values, size_t n)

@@ -50,6 +50,31 @@ struct event_value {
  */
 int event_parse(struct view payload, const struct event_field *fields, size_t n,
 		struct event_value *values, bool *scheduled, struct buf *errmsg) WARN_UNUSED;
+
+/*
+ * An EventBridge event a function handles besides scheduled ones, e.g.
+ * {"source": "aws.ec2", "detail-type": "EC2 Spot Instance Interruption
+ * Warning", "detail": {"instance-id": "i-...", ...}}: the string keys
+ * `detail_keys` (NULL-terminated) are read from its "detail" object, whose
+ * other keys are ignored (AWS adds to them).
+ */
+struct event_kind {
+	const char *source;
+	const char *detail_type;
+	const char *const *detail_keys;
+};
+
+/*
+ * event_parse() that also accepts the events `kinds`: *kind is the index of
+ * the one the payload is (only the envelope's keys are accepted in it, no
+ * overrides), or -1. detail_values (one per detail key of the largest kind,
+ * zeroed, released with event_values_release()) then hold the detail's
+ * strings; a detail key that is absent or not a string is ERR_CONFIG.
+ */
+int event_parse_kinds(struct view payload, const struct event_field *fields, size_t n,
+		      struct event_value *values, const struct event_kind *kinds, size_t nkinds,
+		      int *kind, struct event_value *detail_values, bool *scheduled,
+		      struct buf *errmsg) WARN_UNUSED;
 void event_values_release(struct event_value *values, size_t n);
 
 /*

@@ -24,7 +24,7 @@ has it.  The test harness loads its clients through the same overlay.
 Actions answered (everything else in the models: EmulatorNotImplemented, 501):
     ec2          DescribeInstances, StopInstances, StartInstances,
                  TerminateInstances, DescribeImages, DeregisterImage,
-                 DescribeSnapshots, DeleteSnapshot, CreateTags (instances,
+                 DescribeSnapshots, DeleteSnapshot, CreateTags, DeleteTags (instances,
                  images, snapshots), DescribeLaunchTemplates,
                  DescribeLaunchTemplateVersions
     autoscaling  DescribeAutoScalingGroups, DescribeLaunchConfigurations,
@@ -2095,6 +2095,37 @@ def ec2_create_tags(emu, params, ctx):
     for rec in records:
         for t in tags:
             rec['tags'][t['Key']] = t.get('Value', '')
+    return {}
+
+
+@action('ec2', 'DeleteTags')
+def ec2_delete_tags(emu, params, ctx):
+    """A tag given by key alone goes whatever its value; with a value, only
+    when the value matches. A tag the resource does not have is no error."""
+    resource_ids = params.get('Resources', [])
+    if not resource_ids:
+        raise AwsError('MissingParameter', 'The request must contain the parameter resourceIdSet')
+    if len(resource_ids) > 1000:
+        raise AwsError('InvalidParameterValue', 'Up to 1000 resource IDs may be untagged at once')
+    tags = params.get('Tags')
+    for t in tags or []:
+        if not t.get('Key'):
+            raise AwsError('InvalidParameterValue', 'Tag keys must not be empty')
+        if t['Key'].lower().startswith('aws:'):
+            raise AwsError('InvalidParameterValue',
+                           'Tag keys starting with \'aws:\' are reserved for internal use')
+    records = [_taggable(emu, r) for r in resource_ids]
+    _dry_run(params)
+    for rec in records:
+        if tags is None:
+            # no Tags at all: every tag but aws: ones goes
+            for k in [k for k in rec['tags'] if not k.lower().startswith('aws:')]:
+                del rec['tags'][k]
+            continue
+        for t in tags:
+            if t['Key'] in rec['tags'] and ('Value' not in t or
+                                           rec['tags'][t['Key']] == t['Value']):
+                del rec['tags'][t['Key']]
     return {}
 
 

@@ -123,7 +123,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return 401, b'{"message":"Unauthorized"}\n', None
         if record['auth'] == 'user':
             return 403, b'{"message":"Forbidden"}\n', None
-        body = json.dumps(drone.stages()).encode() + b'\n'
+        body = json.dumps(drone.serve_stages()).encode() + b'\n'
         if kind == 'truncated':
             body = body[:max(len(body) // 2, 1)]
         return 200, body, None
@@ -176,6 +176,7 @@ class DroneServer:
         self.user_token = user_token
         self._lock = threading.Lock()
         self._stages = list(stages or [])
+        self._script = []
         self._faults = []
         self._requests = []
         self._server = None
@@ -209,6 +210,21 @@ class DroneServer:
 
     def stages(self):
         with self._lock:
+            return json.loads(json.dumps(self._stages))
+
+    def script(self, stage_lists):
+        """Serve these queues one answered request each, in order; the last
+        one stays (a stage that lands between two reads of one run)."""
+        if not stage_lists or not all(isinstance(q, list) for q in stage_lists):
+            raise ValueError('a script is a non-empty list of stage lists')
+        with self._lock:
+            self._script = json.loads(json.dumps(stage_lists))
+
+    def serve_stages(self):
+        """The queue one request gets: the script's next, else the stages."""
+        with self._lock:
+            if self._script:
+                self._stages = self._script.pop(0)
             return json.loads(json.dumps(self._stages))
 
     def fault(self, kind, count=1, delay_s=0, status=None):

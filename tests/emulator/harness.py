@@ -926,6 +926,10 @@ class DroneEmu:
     def set_stages(self, stages):
         self._server.set_stages(stages)
 
+    def script(self, stage_lists):
+        """One queue per answered request, in order; the last one stays."""
+        self._server.script(stage_lists)
+
     def fault(self, kind, count=1, delay_s=0, status=None):
         self._server.fault(kind, count, delay_s, status)
 

@@ -304,3 +304,39 @@ def test_describe_snapshots_denied(emu):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         emu.client('ec2').describe_snapshots(OwnerIds=['self'])
     assert client_error(e) == ('UnauthorizedOperation', 403)
+
+
+# --------------------------------------------------------------------------
+# DeleteTags
+# --------------------------------------------------------------------------
+
+def test_delete_tags_by_key_or_by_key_and_value(emu):
+    ec2 = emu.client('ec2')
+    ec2.create_tags(Resources=[INSTANCE], Tags=[{'Key': 'a', 'Value': '1'},
+                                                {'Key': 'b', 'Value': '2'},
+                                                {'Key': 'c', 'Value': '3'}])
+    ec2.delete_tags(Resources=[INSTANCE], Tags=[{'Key': 'a'}])          # whatever its value
+    ec2.delete_tags(Resources=[INSTANCE], Tags=[{'Key': 'b', 'Value': 'other'}])  # no match
+    ec2.delete_tags(Resources=[INSTANCE], Tags=[{'Key': 'missing'}])    # no error
+    assert tags_of(emu, 'instances', INSTANCE) == {'b': '2', 'c': '3'}
+    ec2.delete_tags(Resources=[INSTANCE], Tags=[{'Key': 'c', 'Value': '3'}])
+    assert tags_of(emu, 'instances', INSTANCE) == {'b': '2'}
+    # a retry after a lost answer is harmless
+    ec2.delete_tags(Resources=[INSTANCE], Tags=[{'Key': 'c'}])
+    assert tags_of(emu, 'instances', INSTANCE) == {'b': '2'}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ec2.delete_tags(Resources=[INSTANCE], Tags=[{'Key': 'b'}], DryRun=True)
+    assert client_error(e)[0] == 'DryRunOperation'
+    assert tags_of(emu, 'instances', INSTANCE) == {'b': '2'}
+
+
+@pytest.mark.parametrize('resources,tags,code', [
+    (['i-0a0000000000000ee'], [{'Key': 'k'}], 'InvalidInstanceID.NotFound'),
+    ([INSTANCE], [{'Key': 'aws:autoscaling:groupName'}], 'InvalidParameterValue'),
+])
+def test_delete_tags_refusals_change_nothing(emu, resources, tags, code):
+    emu.client('ec2').create_tags(Resources=[INSTANCE], Tags=[{'Key': 'k', 'Value': 'v'}])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        emu.client('ec2').delete_tags(Resources=resources, Tags=tags)
+    assert client_error(e)[0] == code
+    assert tags_of(emu, 'instances', INSTANCE) == {'k': 'v'}

@@ -149,3 +149,15 @@ def test_as_a_process(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     assert not os.path.exists(str(port_file) + '.tmp')
+
+
+def test_a_script_serves_one_queue_per_answered_request_then_keeps_the_last(drone):
+    first, second = [drone_stage(1)], [drone_stage(1, 'running', machine='i-0e000000000000001')]
+    drone.script([first, second])
+    drone.fault('error500')                     # a refused request takes no queue
+    assert get(drone, drone.token)[0] == 500
+    assert json.loads(get(drone, drone.token)[2]) == first
+    assert json.loads(get(drone, drone.token)[2]) == second
+    assert json.loads(get(drone, drone.token)[2]) == second
+    with pytest.raises(ValueError):
+        drone.script([])
