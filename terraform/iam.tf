@@ -18,18 +18,9 @@ locals {
     } : k => "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(name, "/")}"
   }
 
-  # kms:Decrypt of a SecureString, only through SSM and only for that parameter
-  decrypt_via_ssm = {
-    for k, arn in local.param_arn : k => {
-      sid       = "DecryptOnlyThisParameterThroughSsm"
-      actions   = ["kms:Decrypt"]
-      resources = [coalesce(var.kms_key_arn, "arn:${local.partition}:kms:${local.region}:${local.account}:key/*")]
-      conditions = [
-        { test = "StringEquals", variable = "kms:ViaService", values = ["ssm.${local.region}.amazonaws.com"] },
-        { test = "StringEquals", variable = "kms:EncryptionContext:PARAMETER_ARN", values = [arn] },
-      ]
-    }
-  }
+  # kms:Decrypt of a SecureString happens only through SSM, for that parameter
+  kms_keys = [coalesce(var.kms_key_arn, "arn:${local.partition}:kms:${local.region}:${local.account}:key/*")]
+  via_ssm  = { test = "StringEquals", variable = "kms:ViaService", values = ["ssm.${local.region}.amazonaws.com"] }
 
   asg_arn = "arn:${local.partition}:autoscaling:${local.region}:${local.account}:autoScalingGroup:*:autoScalingGroupName/${coalesce(local.asg_name, "-")}"
 
@@ -131,7 +122,14 @@ locals {
         actions   = ["ssm:GetParameter"]
         resources = [local.param_arn.slack_webhook]
       },
-      local.decrypt_via_ssm.slack_webhook,
+      {
+        sid       = "DecryptOnlyTheWebhookThroughSsm"
+        actions   = ["kms:Decrypt"]
+        resources = local.kms_keys
+        conditions = [local.via_ssm,
+          { test = "StringEquals", variable = "kms:EncryptionContext:PARAMETER_ARN", values = [local.param_arn.slack_webhook] },
+        ]
+      },
     ]
 
     scaler = [
@@ -190,7 +188,14 @@ locals {
         actions   = ["ssm:GetParameter"]
         resources = [local.param_arn.drone_token]
       },
-      local.decrypt_via_ssm.drone_token,
+      {
+        sid       = "DecryptOnlyTheDroneTokenThroughSsm"
+        actions   = ["kms:Decrypt"]
+        resources = local.kms_keys
+        conditions = [local.via_ssm,
+          { test = "StringEquals", variable = "kms:EncryptionContext:PARAMETER_ARN", values = [local.param_arn.drone_token] },
+        ]
+      },
     ]
   }
 }
