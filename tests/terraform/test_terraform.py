@@ -38,7 +38,6 @@ LOCAL_ONLY_ENV = {'SLACK_WEBHOOK_URL', 'DRONE_TOKEN'}
 UNPROVEN = {
     ('image_pruner', 'ec2:CreateTags'): 'marks the snapshots of a deregistered image (devcloud:deregistered-image)',
     ('image_pruner', 'ec2:DescribeSnapshots'): 'finds the marked snapshots a cut-short run left',
-    ('image_pruner', 'ssm:GetParameter'): 'resolve:ssm: image ids of launch templates',
     **{('scaler', a): 'the scaler (issue 8) is not built yet' for a in [
         'autoscaling:DescribeAutoScalingGroups', 'autoscaling:SetDesiredCapacity',
         'autoscaling:DetachInstances', 'autoscaling:SetInstanceHealth',
@@ -251,8 +250,8 @@ def test_every_function_folder_is_wired(hcl):
             'aws_cloudwatch_event_rule', 'aws_cloudwatch_event_target', 'aws_lambda_permission',
             'aws_scheduler_schedule', 'aws_lambda_function_event_invoke_config',
             'aws_cloudwatch_metric_alarm'} <= kinds
-    package_dir = root.locals and [l for doc in module_files(hcl, MODULE) for l in doc.get('locals', [])
-                                   if 'package_dir' in l][0]['package_dir']
+    package_dir = [l for doc in module_files(hcl, MODULE) for l in doc.get('locals', [])
+                   if 'package_dir' in l][0]['package_dir']
     # the default is the repository's build/, where `make` writes build/<fn>.zip
     assert '${path.module}/../build' in package_dir
     makefile = (ROOT / 'Makefile').read_text()
@@ -269,10 +268,10 @@ def test_every_function_folder_is_wired(hcl):
         assert call['schedule_expression'] == f'${{var.{fn}.schedule}}'
         assert call['policy_statements'] == f'${{local.policy.{fn}}}'
         assert fn in blocks(module_files(hcl, MODULE), 'variable')
-    built = sorted(fn for fn in deployed_functions() if not (BUILD / f'{fn}.zip').exists())
-    if built:
+    missing = sorted(fn for fn in deployed_functions() if not (BUILD / f'{fn}.zip').exists())
+    if missing:
         warnings.warn(f'not built yet (the module needs them to apply): '
-                      f'{", ".join(f"build/{fn}.zip" for fn in built)}')
+                      f'{", ".join(f"build/{fn}.zip" for fn in missing)}')
 
 
 def readme_settings():
