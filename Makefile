@@ -159,7 +159,15 @@ nss-trap: $(foreach f,$(FUNCTIONS),$(BUILD)/nss-trap/$(f)/bootstrap)
 unit: $(foreach t,$(UNIT_TESTS),$(BUILD)/asan/tests/$(t))
 fuzz: $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
 
-test: all tools asan nss-trap unit fuzz $(BUILD)/bench/scaler_sim
+# the HCL parser of the terraform/ checks (npm @cdktf/hcl2json, pinned by package-lock.json)
+HCL2JSON := tests/terraform/node_modules/@cdktf/hcl2json/package.json
+$(HCL2JSON): tests/terraform/package.json tests/terraform/package-lock.json
+	$(Q)command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm; }
+	$(call say,NPM,tests/terraform)
+	$(Q)npm ci --no-audit --no-fund --silent --prefix tests/terraform
+	@touch $@
+
+test: all tools asan nss-trap unit fuzz $(BUILD)/bench/scaler_sim $(HCL2JSON)
 	tests/run.sh $(BUILD)
 
 demo: all

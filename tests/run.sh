@@ -2,8 +2,10 @@
 # Runs every test suite and ends with one line: "N passed, N failed, N skipped".
 #   tests/run.sh [BUILD_DIR]
 # Unit tests (cmocka, ASan/UBSan), short libFuzzer runs, the scaler simulator's
-# check, then the pytest suites
-# (emulator self-tests and integration tests of the real static bootstraps).
+# check, then the pytest suites (emulator self-tests, integration tests of the
+# real static bootstraps, then the terraform/ checks, which compare each role
+# with the AWS actions the integration tests saw each function call: recorded
+# in $build/iam-actions.txt).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -64,9 +66,12 @@ else
 	echo "FAILED: scaler_sim"
 fi
 
-echo "== integration and emulator tests (pytest)"
+echo "== integration, emulator and terraform tests (pytest)"
 junit="$build/pytest.xml"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$junit" tests/emulator tests/integration
+case $build in /*) record=$build/iam-actions.txt ;; *) record=$PWD/$build/iam-actions.txt ;; esac
+export DEVCLOUD_IAM_RECORD=$record
+: >"$DEVCLOUD_IAM_RECORD"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$junit" tests/emulator tests/integration tests/terraform
 read -r t f e s < <(/usr/bin/python3 - "$junit" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()

@@ -803,6 +803,29 @@ def _stop_process(proc, grace_s=2.0):
     return True
 
 
+def record_aws_actions(bootstrap_path, aws, since):
+    """With DEVCLOUD_IAM_RECORD set (tests/run.sh sets it), append a line
+    "<function> <service>:<Action>" for each action the bootstrap called on
+    ``aws`` since ``since`` (time.time()), the function being the bootstrap's
+    folder; a decrypted GetParameter also needs kms:Decrypt. tests/terraform
+    checks each function's IAM policy against these lines."""
+    path = os.environ.get('DEVCLOUD_IAM_RECORD')
+    if not path or aws is None or aws._daemon is None:
+        return
+    function = os.path.basename(os.path.dirname(os.path.abspath(bootstrap_path)))
+    try:
+        calls = [c for c in aws.calls() if c['time'] >= since and c['service'] and c['action']]
+    except (OSError, ValueError, http.client.HTTPException):
+        return   # the emulator is gone: the test says why
+    lines = set()
+    for c in calls:
+        lines.add(f"{function} {c['service']}:{c['action']}\n")
+        if c['action'] == 'GetParameter' and (c['params'] or {}).get('WithDecryption'):
+            lines.add(f'{function} kms:Decrypt\n')
+    with open(path, 'a') as f:
+        f.writelines(sorted(lines))
+
+
 def run_lambda(bootstrap_path, events, env=None, timeout_s=30, aws=None,
                function_name=DEFAULT_FUNCTION_NAME, timeout_ms=30000, next_faults=None):
     """Run a bootstrap against the Runtime API emulator for ``events``.
@@ -822,6 +845,7 @@ def run_lambda(bootstrap_path, events, env=None, timeout_s=30, aws=None,
     workdir = tempfile.mkdtemp(prefix='lambda-run-')
     out_path, err_path = os.path.join(workdir, 'stdout'), os.path.join(workdir, 'stderr')
     proc = None
+    since = time.time()
     try:
         request_ids = []
         for ev in events:
@@ -856,6 +880,7 @@ def run_lambda(bootstrap_path, events, env=None, timeout_s=30, aws=None,
             stdout = f.read().decode('utf-8', errors='replace')
         with open(err_path, 'rb') as f:
             stderr = f.read().decode('utf-8', errors='replace')
+        record_aws_actions(bootstrap_path, aws, since)
         return LambdaRun(results=results, init_error=res['init_error'],
                          exit_code=exit_code, stdout=stdout, stderr=stderr,
                          next_calls=res['next_calls'], timed_out=timed_out, raw=res)
@@ -879,8 +904,10 @@ def run_local(bootstrap_path, event_json, env=None, timeout_s=30, aws=None,
         event_json = event_json.encode()
     region = aws.region if aws is not None else DEFAULT_REGION
     full_env = _merge_env(base_env(function_name, region, aws), env)
+    since = time.time()
     proc = subprocess.run([str(bootstrap_path), '--event', '-'], input=event_json,
                           capture_output=True, env=full_env, timeout=timeout_s)
+    record_aws_actions(bootstrap_path, aws, since)
     return (proc.returncode, proc.stdout.decode('utf-8', errors='replace'),
             proc.stderr.decode('utf-8', errors='replace'))
 

@@ -492,3 +492,48 @@ def test_a_fault_on_each_destructive_call_converges(aws, drone, action, kind, at
     # no run crashed, and the last one was clean
     assert all(x is not None for x in r.results)
     assert r.results[-1]["kind"] == "response", r.results[-1]
+
+
+# ---- agents SSM cannot reach; a drain that ended ----
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_an_idle_agent_ssm_cannot_reach_is_reported_and_replaced_on_demand(aws, drone, replace):
+    st = account(n_members=2)
+    st["instances"][1]["ssm"] = None             # agent 2: no SSM agent at all
+    aws.set_state(st)
+    # both busy enough that nothing is drained: 8 stages, 2 per... all on agent 1
+    drone.set_stages([running(k, agent(1)) for k in range(1, 5)] + [drone_stage(9)])
+    extra = {"REPLACE_UNHEALTHY": "true"} if replace else {}
+    out = run(aws, drone, **extra).response(0)
+    assert out["unreachable"] == [agent(2)]
+    healths = aws.calls("SetInstanceHealth")
+    if replace:
+        assert out["replaced"] == [agent(2)]
+        assert [(c["params"]["InstanceId"], c["params"]["HealthStatus"]) for c in healths] == \
+            [(agent(2), "Unhealthy")]
+    else:
+        assert out["replaced"] == [] and healths == []
+
+
+def test_a_busy_unreachable_agent_is_left_alone(aws, drone):
+    st = account(n_members=1)
+    st["instances"][0]["ssm"] = None
+    aws.set_state(st)
+    drone.set_stages([running(1, agent(1))])
+    out = run(aws, drone, REPLACE_UNHEALTHY="true").response(0)
+    assert out["unreachable"] == [] and aws.calls("SetInstanceHealth") == []
+
+
+def test_a_drain_whose_command_succeeded_is_reaped(aws, drone):
+    st = account(n_members=1)
+    inst = drained_instance(7, 5)
+    inst["ssm"] = {"online": True, "command": "success", "command_ticks": 0}
+    st["instances"].append(inst)
+    aws.set_state(st)
+    drone.set_stages([running(1, agent(1))])
+    # a drain without the poweroff: its command ends, the machine keeps running
+    r = run(aws, drone, events=(SCHEDULED, SCHEDULED), DRAIN_COMMANDS="docker kill --signal=SIGINT drone-runner")
+    assert r.response(0)["terminated"] == []          # the reaper sent the missing drain
+    assert [c["params"]["InstanceIds"] for c in aws.calls("SendCommand")] == [[agent(7)]]
+    assert r.response(1)["terminated"] == [agent(7)]  # its command has succeeded
+    assert aws.calls("ListCommandInvocations")

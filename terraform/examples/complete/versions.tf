@@ -1,0 +1,13 @@
+terraform {
+  required_version = ">= 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0"
+    }
+  }
+}
+
+# credentials, region and endpoint (AWS_ENDPOINT_URL) come from the environment
+provider "aws" {}
