@@ -573,6 +573,13 @@ static const char *member_runner(const struct run *run, const char *id)
 	return inst ? runner_name(run->s, inst) : NULL;
 }
 
+static bool drain_was_sent(const struct run *run, const char *id)
+{
+	const struct ec2_instance *inst = find_instance(&run->members, id);
+
+	return inst && ec2_instance_tag(inst, SCALER_DRAIN_COMMAND_TAG);
+}
+
 /*
  * Drains one idle member: mark, look at the queue once more (a stage that
  * landed since the first read undoes the mark), detach, send the drain.
@@ -618,6 +625,12 @@ static void drain_member(struct run *run, const char *id, bool marked)
 		return;
 	}
 	id_list_add(&run->result.detached, id);
+	if (marked && drain_was_sent(run, id)) {
+		/* a Spot drain, or one sent before a detach that failed: once is enough
+		 * (the machine may well have powered off since) */
+		log_info("%s: its drain was sent already", id);
+		return;
+	}
 	if (send_drain(run, id, &e))
 		fail_action(&run->result, id, "sending the drain (the next run sends it again)", &e);
 }

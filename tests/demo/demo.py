@@ -12,6 +12,12 @@ Runtime API emulator with a scheduled event, as CloudWatch Events would:
   image_pruner   daily  keeps the newest 5 dev-box AMIs, deletes the rest
   build_monitor  09:00  alerts the admins on Slack: the newest AMI is stale
 
+Then a morning of CI on a second account: the scaler, every minute, against
+the Drone agents' Auto Scaling group and a local Drone queue: a merge burst
+arrives and agents are added, the burst ends and idle agents are drained and
+detached, a Spot warning drains a busy agent, and the reaper terminates the
+drained ones once their agent has exited.
+
 It prints what each one did (logs, result, AWS calls, what changed) and shuts
 everything down. The exit status is 0 when every function answered as
 expected.
@@ -26,7 +32,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "emulator"))
 
-from harness import AwsEmu, Event, SlackReceiver, run_lambda, scheduled_event  # noqa: E402
+from harness import (AwsEmu, DroneEmu, Event, SlackReceiver, drone_stage,  # noqa: E402
+                     run_lambda, scheduled_event)
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 WEBHOOK_PARAMETER = "/devcloud/slack-webhook"
@@ -173,11 +180,119 @@ def run_scene(aws, bootstrap, title, rule, env):
     return result
 
 
+# ---- the scaler: a morning of CI ----
+
+POOL = "drone-agents"
+
+
+def agent(n):
+    return f"i-0a9e07000000000{n:02x}"
+
+
+def ci_account():
+    """The Drone agents' group: one agent in service, new ones protected from scale-in."""
+    return {
+        "launch_configurations": [{"name": "drone-agent", "image_id": "ami-0a1b2c3d4e5f60718",
+                                   "instance_type": "c5.xlarge"}],
+        "instances": [dict(id=agent(1), launch_time=ago(3), attach_time=ago(3),
+                           tags={"aws:autoscaling:groupName": POOL, "Name": "drone-agent"},
+                           ssm={"online": True})],
+        "auto_scaling_groups": [{
+            "name": POOL, "launch_configuration": "drone-agent", "active": True,
+            "min_size": 1, "max_size": 8, "desired_capacity": 1,
+            "new_instances_protected_from_scale_in": True, "launch_describes": 1,
+            "instances": [{"id": agent(1), "protected_from_scale_in": True}],
+        }],
+    }
+
+
+def pool_rows(aws):
+    st = aws.state()
+    group = next(g for g in st["auto_scaling_groups"] if g["name"] == POOL)
+    members = {m["id"]: m for m in group["instances"]}
+    rows = []
+    for i in st["instances"]:
+        tags = i["tags"]
+        if i["id"] not in members and "devcloud:drained-from" not in tags:
+            continue
+        where = members[i["id"]]["lifecycle_state"] if i["id"] in members else "detached"
+        mark = tags.get("devcloud:drain-reason", "")
+        rows.append((i["id"], where, i["state"], f"draining ({mark})" if mark else ""))
+    print(f"   group '{POOL}': desired {group['desired_capacity']} (min {group['min_size']}, "
+          f"max {group['max_size']})")
+    print_table(rows)
+
+
+def scaler_scene(aws, drone, bootstrap, title, event=None):
+    print(f"\n== scaler: {title}")
+    event = event or scheduled_event("devcloud-scaler", time=NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                     region=aws.region)
+    env = {"ASG_NAME": POOL, "DRONE_SERVER": drone.url, "DRONE_TOKEN": drone.token,
+           "SCALE_IN_COOLDOWN_MINUTES": "0", "MIN_INSTANCE_AGE_MINUTES": "0"}
+    run = run_lambda(bootstrap, [Event(event, timeout_ms=30000)], aws=aws, env=env,
+                     function_name="devcloud-scaler", timeout_s=60)
+    for line in run.stderr.splitlines():
+        print("  | " + line)
+    result = run.results[0] if run.results else None
+    if result is None:
+        print(f"\n  the function did not answer (exit code {run.exit_code})")
+        return None
+    body = result["body_json"]
+    keys = ("queue", "desired", "draining", "detached", "undone", "terminated")
+    print("  result: " + json.dumps({k: body[k] for k in keys if k in body}))
+    calls = [c for c in aws.calls() if not c["action"].startswith("Describe")]
+    print(f"  changes: " + (", ".join(f"{c['action']}" for c in calls) or "none"))
+    aws.clear_calls()
+    pool_rows(aws)
+    return result
+
+
+def ci_morning(bootstrap):
+    ok = True
+    with AwsEmu(state=ci_account()) as aws, DroneEmu() as drone:
+        print("\n== a morning of CI: the Drone agents' Auto Scaling group")
+        pool_rows(aws)
+
+        # a merge burst: 14 stages waiting
+        drone.set_stages([drone_stage(n) for n in range(1, 15)])
+        r = scaler_scene(aws, drone, bootstrap, "a merge burst: 14 stages pending")
+        ok &= r is not None and r["kind"] == "response" and \
+            r["body_json"]["desired"]["after"] > r["body_json"]["desired"]["before"]
+        members = [m["id"] for m in aws.state()["auto_scaling_groups"][0]["instances"]]
+
+        # the agents take the stages; one build runs long on the first new agent
+        long_one = members[1]
+        drone.set_stages([drone_stage(n, "running", machine=members[n % len(members)])
+                          for n in range(1, 15)])
+        r = scaler_scene(aws, drone, bootstrap, "every stage running: nothing to change")
+        ok &= r is not None and r["kind"] == "response"
+
+        # the burst is over but for one long build
+        drone.set_stages([drone_stage(99, "running", machine=long_one)])
+        r = scaler_scene(aws, drone, bootstrap, "the burst is over: idle agents drained, "
+                         "detached (one build still runs)")
+        ok &= r is not None and r["kind"] == "response" and bool(r["body_json"]["detached"])
+
+        spot = {"version": "0", "id": "7e0ba1f5-33d3-4c83-a0e5-4cfbc3d8e7a1",
+                "detail-type": "EC2 Spot Instance Interruption Warning", "source": "aws.ec2",
+                "account": "123456789012", "time": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": aws.region, "resources": [],
+                "detail": {"instance-id": long_one, "instance-action": "terminate"}}
+        r = scaler_scene(aws, drone, bootstrap, f"a Spot warning for {long_one} (busy)", spot)
+        ok &= r is not None and r["kind"] == "response" and r["body_json"]["draining"] == [long_one]
+
+        drone.set_stages([])
+        r = scaler_scene(aws, drone, bootstrap, "a minute later: the drained agents "
+                         "powered off, the reaper terminates them")
+        ok &= r is not None and r["kind"] == "response" and bool(r["body_json"]["terminated"])
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default="build")
     args = ap.parse_args()
-    functions = ("stopper", "terminator", "image_pruner", "build_monitor")
+    functions = ("stopper", "terminator", "image_pruner", "build_monitor", "scaler")
     bootstraps = {f: os.path.abspath(os.path.join(args.build, f, "bootstrap")) for f in functions}
     for path in bootstraps.values():
         if not os.path.exists(path):
@@ -229,6 +344,7 @@ def main():
             for line in m.get("text", "").splitlines():
                 print("   > " + line)
         ok &= len(messages) == 1
+    ok &= ci_morning(bootstraps["scaler"])
     print("\n" + ("every function did its job" if ok else "SOMETHING WENT WRONG (see above)"))
     return 0 if ok else 1
 

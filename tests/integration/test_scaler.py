@@ -537,3 +537,18 @@ def test_a_drain_whose_command_succeeded_is_reaped(aws, drone):
     assert [c["params"]["InstanceIds"] for c in aws.calls("SendCommand")] == [[agent(7)]]
     assert r.response(1)["terminated"] == [agent(7)]  # its command has succeeded
     assert aws.calls("ListCommandInvocations")
+
+
+def test_a_spot_drained_member_once_idle_is_detached_without_a_second_drain(aws, drone):
+    st = account(n_members=2)
+    st["instances"][1]["tags"].update({
+        DRAINING: iso(3), "devcloud:drained-from": GROUP,
+        "devcloud:drain-reason": "spot-interruption",
+        "devcloud:drain-command": "8d7e1c52-0f5a-4a8e-9a51-4f0e4b6f2c11"})
+    # idle now: its runner has exited, the machine not yet powered off
+    aws.set_state(st)
+    drone.set_stages([running(1, agent(1))])
+    out = run(aws, drone).response(0)
+    assert out["detached"] == [agent(2)] and out["failed"] == []
+    assert aws.calls("SendCommand") == []
+    assert members(aws) == [agent(1)]

@@ -23,13 +23,6 @@ INNER = MODULE / 'modules' / 'scheduled_function'
 EXAMPLE = MODULE / 'examples' / 'complete'
 MODULE_DIRS = [MODULE, INNER, EXAMPLE]
 
-# The scaler is being written: these are the settings and AWS actions it will
-# use (issue 8). Until its integration tests record them, they are expected.
-SCALER_ENV = {'ASG_NAME', 'DRONE_SERVER', 'DRONE_TOKEN_PARAMETER', 'DRONE_OS', 'DRONE_ARCH',
-              'DRONE_LABELS', 'AGENT_NAME', 'AGENTS_PER_INSTANCE', 'SCALE_IN_COOLDOWN_MINUTES',
-              'MIN_INSTANCE_AGE_MINUTES', 'MAX_SCALE_IN_PER_RUN', 'WARM_AGENTS',
-              'PENDING_HEADROOM_PERCENT', 'DRAIN_COMMANDS',
-              'DRAIN_TIMEOUT_MINUTES', 'BOOT_GRACE_MINUTES', 'REPLACE_UNHEALTHY', 'DRY_RUN'}
 # settings for local runs only (secrets): never in a deployed environment
 LOCAL_ONLY_ENV = {'SLACK_WEBHOOK_URL', 'DRONE_TOKEN'}
 
@@ -44,12 +37,13 @@ LOG_ACTIONS = {'logs:CreateLogStream', 'logs:PutLogEvents'}
 
 
 def function_folders():
-    return sorted(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir())
+    """The functions make builds: the folders of functions/ with a main.c."""
+    return sorted(p.name for p in FUNCTIONS_DIR.iterdir() if (p / 'main.c').is_file())
 
 
 def deployed_functions():
-    """The functions the module deploys: every folder, and the scaler."""
-    return sorted(set(function_folders()) | {'scaler'})
+    """The functions the module deploys: every one make builds."""
+    return function_folders()
 
 
 def blocks(parsed, kind):
@@ -250,7 +244,8 @@ def test_every_function_folder_is_wired(hcl):
     makefile = (ROOT / 'Makefile').read_text()
     assert re.search(r'^BUILD\s*:=\s*build$', makefile, re.M)
     assert 'ZIPS       := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f).zip)' in makefile
-    assert 'FUNCTIONS  := $(notdir $(wildcard functions/*))' in makefile
+    # a function is a folder of functions/ with a main.c: make builds its zip
+    assert 'FUNCTIONS  := $(patsubst functions/%/main.c,%,$(wildcard functions/*/main.c))' in makefile
     for fn in deployed_functions():
         call = root.modules.get(fn)
         assert call is not None, f'functions/{fn} has no module "{fn}" in terraform/main.tf'
@@ -291,7 +286,7 @@ def test_environment_variables_are_named_as_in_the_readme(hcl):
     assert {'stopper', 'terminator', 'image_pruner', 'build_monitor'} <= set(readme)
     root = Declared(module_files(hcl, MODULE))
     for fn in deployed_functions():
-        expected = readme.get(fn, SCALER_ENV if fn == 'scaler' else None)
+        expected = readme.get(fn)
         assert expected is not None, f'README has no settings table for {fn}'
         assert environment_names(root.modules[fn]) == expected - LOCAL_ONLY_ENV, fn
 

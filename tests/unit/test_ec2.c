@@ -498,6 +498,14 @@ static void test_instance(void **state)
 	assert_null(ec2_instance_tag(inst, "name"));	/* keys are case-sensitive */
 }
 
+/* The private DNS name: the scaler's AGENT_NAME=private-dns-name. */
+static void test_private_dns_name(void **state)
+{
+	(void)state;
+	assert_string_equal(page1_list.items[0].private_dns_name,
+			    "ip-10-0-1-17.eu-west-1.compute.internal");
+}
+
 static void test_page_next_token(void **state)
 {
 	(void)state;
@@ -1562,6 +1570,31 @@ static void test_create_tags(void **state)
 	call_fixture_free(fx);
 }
 
+static void test_delete_tags(void **state)
+{
+	static const char *const ids[] = { "i-0a1b2c3d", "i-0b1b2c3d" };
+	const struct tags_case *c = *state;
+	struct call_fixture *fx = call_fixture_new();
+	struct buf want = BUF_INIT;
+	struct aws_error e;
+
+	fake_aws_answer(&fx->fake, c->status, c->answer);
+	assert_int_equal(ec2_delete_tags(fx->aws, ids, 2, "devcloud:draining-since", c->dry_run,
+					 &e),
+			 c->err);
+	/* a key without a value: the tag goes whatever its value */
+	buf_appends(&want, "Action=DeleteTags&Version=2016-11-15&ResourceId.1=i-0a1b2c3d"
+			   "&ResourceId.2=i-0b1b2c3d&Tag.1.Key=devcloud%3Adraining-since");
+	if (c->dry_run)
+		buf_appends(&want, "&DryRun=true");
+	assert_string_equal(sent(fx, 0), buf_cstr(&want));
+	assert_null(strstr(sent(fx, 0), "Tag.1.Value"));
+	if (c->err || c->dry_run)
+		assert_string_equal(e.code, c->code);
+	buf_release(&want);
+	call_fixture_free(fx);
+}
+
 /* DescribeLaunchTemplateVersions requests. */
 struct lt_request_case {
 	const char *name;
@@ -1663,7 +1696,7 @@ static void test_lt_failures(void **state)
 
 int main(void)
 {
-	struct CMUnitTest instance_tests[ARRAY_SIZE(instance_cases) + 2];
+	struct CMUnitTest instance_tests[ARRAY_SIZE(instance_cases) + 3];
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(filter_cases); i++)
@@ -1686,6 +1719,8 @@ int main(void)
 		(struct CMUnitTest){ .name = "next-token", .test_func = test_page_next_token };
 	instance_tests[ARRAY_SIZE(instance_cases) + 1] =
 		(struct CMUnitTest){ .name = "pages-append", .test_func = test_pages_append };
+	instance_tests[ARRAY_SIZE(instance_cases) + 2] =
+		(struct CMUnitTest){ .name = "private-dns-name", .test_func = test_private_dns_name };
 	failed += _cmocka_run_group_tests("ec2 DescribeInstances page", instance_tests,
 					  ARRAY_SIZE(instance_tests), page1_setup, page1_teardown);
 
@@ -1718,6 +1753,8 @@ int main(void)
 	table_add("snapshots", "listing-failures", test_snapshots_listing_failures, NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(tags_cases); i++)
 		table_add("create-tags", tags_cases[i].name, test_create_tags, (void *)&tags_cases[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(tags_cases); i++)
+		table_add("delete-tags", tags_cases[i].name, test_delete_tags, (void *)&tags_cases[i]);
 	failed += table_run_group("ec2 images, snapshots, launch templates", NULL, NULL);
 
 	return failed ? 1 : 0;

@@ -337,6 +337,100 @@ static void test_narrow(void **state)
 	buf_release(&errmsg);
 }
 
+/* Events of other kinds a function names (the scaler's Spot warnings). */
+static const char *const id_key[] = { "instance-id", NULL };
+static const struct event_kind kinds[] = {
+	{ "aws.ec2", "EC2 Spot Instance Interruption Warning", id_key },
+	{ "aws.ec2", "EC2 Instance Rebalance Recommendation", id_key },
+};
+
+struct kind_case {
+	const char *name;
+	const char *payload;
+	int err;
+	int kind;
+	const char *instance_id;	/* detail.instance-id, or NULL */
+	bool dry_run;			/* the override, for scheduled/manual ones */
+	const char *errmsg;
+};
+
+static const struct kind_case kind_cases[] = {
+	{ "spot-warning",
+	  "{\"version\":\"0\",\"id\":\"x\",\"detail-type\":\"EC2 Spot Instance Interruption "
+	  "Warning\",\"source\":\"aws.ec2\",\"account\":\"1\",\"time\":\"t\",\"region\":\"r\","
+	  "\"resources\":[],\"detail\":{\"instance-id\":\"i-0123456789abcdef0\","
+	  "\"instance-action\":\"terminate\"}}",
+	  0, 0, "i-0123456789abcdef0", false, "" },
+	{ "rebalance",
+	  "{\"detail-type\":\"EC2 Instance Rebalance Recommendation\",\"source\":\"aws.ec2\","
+	  "\"detail\":{\"instance-id\":\"i-0a\"}}",
+	  0, 1, "i-0a", false, "" },
+	{ "no-instance-id",
+	  "{\"detail-type\":\"EC2 Instance Rebalance Recommendation\",\"source\":\"aws.ec2\","
+	  "\"detail\":{}}",
+	  ERR_CONFIG, 1, NULL, false,
+	  "the 'EC2 Instance Rebalance Recommendation' event has no detail.instance-id string" },
+	{ "instance-id-not-a-string",
+	  "{\"detail-type\":\"EC2 Instance Rebalance Recommendation\",\"source\":\"aws.ec2\","
+	  "\"detail\":{\"instance-id\":5}}",
+	  ERR_CONFIG, 1, NULL, false, "no detail.instance-id string" },
+	{ "no-detail",
+	  "{\"detail-type\":\"EC2 Instance Rebalance Recommendation\",\"source\":\"aws.ec2\"}",
+	  ERR_CONFIG, 1, NULL, false, "no detail.instance-id string" },
+	/* an override in a kind's event is refused: only a scheduled event carries them */
+	{ "override-in-a-spot-warning",
+	  "{\"detail-type\":\"EC2 Spot Instance Interruption Warning\",\"source\":\"aws.ec2\","
+	  "\"detail\":{\"instance-id\":\"i-0a\"},\"dry_run\":true}",
+	  ERR_CONFIG, 0, NULL, false,
+	  "unknown key 'dry_run' in the 'EC2 Spot Instance Interruption Warning' event" },
+	{ "another-kind",
+	  "{\"detail-type\":\"EC2 Instance State-change Notification\",\"source\":\"aws.ec2\"}",
+	  ERR_CONFIG, -1, NULL, false,
+	  "handles scheduled events and the EventBridge events it names in --help, not 'EC2 "
+	  "Instance State-change Notification' events from 'aws.ec2'" },
+	{ "spot-from-another-source",
+	  "{\"detail-type\":\"EC2 Spot Instance Interruption Warning\",\"source\":\"my.app\"}",
+	  ERR_CONFIG, -1, NULL, false, "not 'EC2 Spot Instance Interruption Warning' events" },
+	/* scheduled and manual events work as before */
+	{ "scheduled", "{\"source\":\"aws.events\",\"detail-type\":\"Scheduled Event\","
+		       "\"dry_run\":true}",
+	  0, -1, NULL, true, "" },
+	{ "manual", "{\"dry_run\":true}", 0, -1, NULL, true, "" },
+};
+
+static void test_kind(void **state)
+{
+	const struct kind_case *c = *state;
+	struct event_value values[NFIELDS], detail[1];
+	struct buf errmsg = BUF_INIT;
+	bool scheduled;
+	int kind = 99, err;
+
+	memset(values, 0, sizeof(values));
+	memset(detail, 0, sizeof(detail));
+	err = event_parse_kinds(view_from(c->payload), fields, NFIELDS, values, kinds,
+				ARRAY_SIZE(kinds), &kind, detail, &scheduled, &errmsg);
+	if (err != c->err)
+		fail_msg("err %d, want %d (%s)", err, c->err, buf_cstr(&errmsg));
+	assert_int_equal(kind, c->kind);
+	if (!c->errmsg[0])
+		assert_string_equal(buf_cstr(&errmsg), "");
+	else if (!strstr(buf_cstr(&errmsg), c->errmsg))
+		fail_msg("message '%s' lacks '%s'", buf_cstr(&errmsg), c->errmsg);
+	if (!err && c->instance_id) {
+		assert_true(detail[0].present);
+		assert_string_equal(detail[0].string, c->instance_id);
+		assert_false(values[0].present);
+	} else if (!err) {
+		assert_false(detail[0].present);
+		assert_int_equal(values[0].present && values[0].boolean, c->dry_run);
+	}
+	event_values_release(values, NFIELDS);
+	event_values_release(detail, 1);
+	assert_null(detail[0].string);
+	buf_release(&errmsg);
+}
+
 int main(void)
 {
 	int failed;
@@ -345,6 +439,8 @@ int main(void)
 		table_add("event", event_cases[i].name, test_event, &event_cases[i]);
 	table_add("event", "payload-is-a-view", test_payload_is_a_view, NULL);
 	table_add("event", "no-fields", test_no_fields, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(kind_cases); i++)
+		table_add("event-kind", kind_cases[i].name, test_kind, (void *)&kind_cases[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(narrow_cases); i++)
 		table_add("event", narrow_cases[i].name, test_narrow, &narrow_cases[i]);
 
