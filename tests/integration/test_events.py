@@ -15,8 +15,6 @@ import pytest
 from binaries import bootstrap_path, require
 from harness import AwsEmu, SlackReceiver, run_lambda
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
-
 # The Lambda console's "EventBridge (CloudWatch Events)" test template, as pasted.
 CONSOLE_TEMPLATE = {
     "id": "cdc73f9d-aea9-11e3-9d5a-835b769c0d9c",
@@ -37,7 +35,8 @@ def console(**overrides):
 
 
 def iso(hours_ago):
-    return (NOW - datetime.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (now - datetime.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def devbox(n):
