@@ -135,7 +135,7 @@ def pruner_account(n):
                        'creation_date': _iso(base + datetime.timedelta(hours=i)),
                        'tags': {'devcloud:role': 'devbox-image'}, 'snapshots': snaps,
                        'deprecated': i % 13 == 0})
-    for i in range(0, n, 97):          # about one image in a hundred
+    for i in range(3, n, 97):          # about one image in a hundred
         instances.append({'id': _hex('i', 0x4000000 + i), 'image_id': _hex('ami', 0x3000000 + i),
                           'tags': {'devcloud:role': 'devbox'}})
     templates = [{'id': _hex('lt', 0x5000001), 'name': 'devbox',

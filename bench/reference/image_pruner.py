@@ -140,6 +140,9 @@ def lambda_handler(event, context):
 
     deleting = {i['ImageId'] for i in to_delete}
     remaining_snapshots = {s for i in own if i['ImageId'] not in deleting for s in snapshots_of(i)}
+    # every deregistration first: EC2 refuses to delete a snapshot that a
+    # registered image (say the next one to go, sharing it) still uses
+    deregistered = []
     for image in to_delete:
         image_id = image['ImageId']
         snaps = [s for s in snapshots_of(image) if s not in remaining_snapshots]
@@ -153,10 +156,16 @@ def lambda_handler(event, context):
             if code not in ('DryRunOperation', 'InvalidAMIID.NotFound'):
                 failed.append({'image': image_id, 'error': str(e)})
                 continue
+        deregistered.append((image_id, snaps))
+    gone = set()
+    for image_id, snaps in deregistered:
         done = []
         for snap in snaps:
+            if snap in gone:     # shared with an image deleted before
+                continue
             try:
                 ec2.delete_snapshot(SnapshotId=snap, DryRun=dry_run)
+                gone.add(snap)
                 done.append(snap)
             except ClientError as e:
                 code = e.response['Error']['Code']
