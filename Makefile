@@ -3,7 +3,8 @@
 #   make            build/<fn>/bootstrap and build/<fn>.zip for every functions/<fn>
 #   make test       install what is missing, build everything, run every test
 #   make demo       one night of housekeeping on a small emulated dev cloud
-#   make bench      build and run the scaler's day-of-CI simulator (bench/scaler_sim)
+#   make bench      the scaler's day-of-CI simulator (bench/scaler_sim), then ours vs. a
+#                   Python + boto3 reference (bench/run.py: writes bench/RESULTS.md, README)
 #   make deps       fetch and build third-party libraries (run automatically)
 #   make clean      remove build/ (keeps nothing)
 
@@ -60,7 +61,7 @@ ASAN_COMMON_OBJ := $(patsubst %.c,$(ASAN_OBJ)/%.o,$(COMMON_SRC) $(FN_LIB_SRC)) $
 BOOTSTRAPS := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f)/bootstrap)
 ZIPS       := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f).zip)
 
-.PHONY: all deps test unit demo bench clean tools asan nss-trap fuzz format check-static
+.PHONY: all deps test unit demo bench bench-deps clean tools asan nss-trap fuzz format check-static
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -153,6 +154,21 @@ $(BUILD)/bench/scaler_sim: bench/scaler_sim/scaler_sim.c $(SIM_OBJ) $(HEADERS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Ifunctions -o $@ $< $(SIM_OBJ) -lm
 
+# unstripped twins of the bootstraps, for callgrind's function names
+BENCH_FUNCTIONS := stopper terminator image_pruner
+define bench_rules
+$(BUILD)/bench/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(call say,LD,$$@)
+	$(Q)$(CC) -static -Wl,--gc-sections -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
+endef
+$(foreach f,$(BENCH_FUNCTIONS),$(eval $(call bench_rules,$(f))))
+
+# what bench/run.py needs besides our binaries: boto3 (the reference) and valgrind
+bench-deps:
+	$(Q)$(PYTHON) -c 'import boto3' 2>/dev/null && command -v valgrind >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-boto3 valgrind; }
+
 tools: $(foreach t,$(TOOLS),$(BUILD)/tools/$(t) $(BUILD)/asan/tools/$(t))
 asan: $(foreach f,$(FUNCTIONS),$(BUILD)/asan/$(f)/bootstrap)
 nss-trap: $(foreach f,$(FUNCTIONS),$(BUILD)/nss-trap/$(f)/bootstrap)
@@ -173,8 +189,12 @@ test: all tools asan nss-trap unit fuzz $(BUILD)/bench/scaler_sim $(HCL2JSON)
 demo: all
 	$(PYTHON) tests/demo/demo.py --build $(BUILD)
 
-bench: $(BUILD)/bench/scaler_sim
+bench: $(BUILD)/bench/scaler_sim $(foreach f,$(BENCH_FUNCTIONS),$(BUILD)/$(f)/bootstrap $(BUILD)/$(f).zip $(BUILD)/bench/$(f)/bootstrap) bench-deps
 	$(BUILD)/bench/scaler_sim --check
+	$(PYTHON) bench/run.py --build $(BUILD)
+
+# the smoke test of bench/run.py (tests/integration/test_bench.py) runs the reference
+test: bench-deps $(foreach f,$(BENCH_FUNCTIONS),$(BUILD)/bench/$(f)/bootstrap)
 
 check-static: all
 	@for b in $(BOOTSTRAPS); do ldd $$b 2>&1 | grep -q 'not a dynamic executable' || { echo "$$b is not static"; exit 1; }; done
