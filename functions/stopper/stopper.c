@@ -138,21 +138,13 @@ char *stopper_result_json(const struct stopper_result *r)
 
 /* ---- apply ---- */
 
-static const char *instance_name(const struct stopper_plan *plan, const char *id)
+static void record_stopped(struct stopper_result *r, const struct stopper_decision *d,
+			   bool hibernated, bool dry_run)
 {
-	for (size_t i = 0; i < plan->count; i++)
-		if (!strcmp(plan->items[i].instance->id, id)) {
-			const char *name = ec2_instance_tag(plan->items[i].instance, "Name");
-			return name ? name : "";
-		}
-	return "";
-}
+	const char *id = d->instance->id, *name = ec2_instance_tag(d->instance, "Name");
 
-static void record_stopped(const struct stopper_plan *plan, struct stopper_result *r,
-			   const char *id, bool hibernated, bool dry_run)
-{
-	const char *name = instance_name(plan, id);
-
+	if (!name)
+		name = "";
 	id_list_add(&r->stopped, id);
 	if (hibernated)
 		id_list_add(&r->hibernated, id);
@@ -167,11 +159,10 @@ static void record_failed(struct stopper_result *r, const char *id, const char *
 	log_error("cannot stop '%s': %s", id, why);
 }
 
-/* What ec2_batch_run() reports each outcome to. */
+/* What ec2_batch_run() reports each outcome to: ids[i] is decisions[i]'s. */
 struct stop_outcomes {
-	const struct stopper_plan *plan;
+	const struct stopper_decision *const *decisions;
 	struct stopper_result *result;
-	const char *const *ids;
 	bool dry_run;
 };
 
@@ -179,7 +170,7 @@ static void stop_done(void *ctx, size_t i, bool hibernated)
 {
 	struct stop_outcomes *o = ctx;
 
-	record_stopped(o->plan, o->result, o->ids[i], hibernated, o->dry_run);
+	record_stopped(o->result, o->decisions[i], hibernated, o->dry_run);
 }
 
 static void stop_failed(void *ctx, size_t i, const struct aws_error *e)
@@ -188,20 +179,21 @@ static void stop_failed(void *ctx, size_t i, const struct aws_error *e)
 	struct buf why = BUF_INIT;
 
 	aws_error_describe(e, &why);
-	record_failed(o->result, o->ids[i], buf_cstr(&why));
+	record_failed(o->result, o->decisions[i]->instance->id, buf_cstr(&why));
 	buf_release(&why);
 }
 
 /*
- * Stops ids in batches (ec2_batch_run(): a batch refused because of one
- * instance goes one by one; a throttled or denied batch fails once). With
- * `hibernate`, a refused hibernation falls back to a plain stop.
+ * Stops the instances of `ds` in batches (ec2_batch_run(): a batch refused
+ * because of one instance goes one by one; a throttled or denied batch fails
+ * once). With `hibernate`, a refused hibernation falls back to a plain stop.
  */
-static void stop_batches(struct aws_client *aws, const struct stopper_plan *plan,
-			 const char **ids, size_t n, bool hibernate,
-			 const struct stopper_apply_options *opts, struct stopper_result *r)
+static void stop_batches(struct aws_client *aws, const struct stopper_decision *const *ds,
+			 size_t n, bool hibernate, const struct stopper_apply_options *opts,
+			 struct stopper_result *r)
 {
-	struct stop_outcomes o = { plan, r, ids, opts->dry_run };
+	const char **ids = xcalloc(n + 1, sizeof(*ids));
+	struct stop_outcomes o = { ds, r, opts->dry_run };
 	struct ec2_batch_options bo = {
 		.action = EC2_BATCH_STOP,
 		.batch_size = opts->batch_size,
@@ -212,28 +204,23 @@ static void stop_batches(struct aws_client *aws, const struct stopper_plan *plan
 		.ctx = &o,
 	};
 
+	for (size_t i = 0; i < n; i++)
+		ids[i] = ds[i]->instance->id;
 	if (n)
 		ec2_batch_run(aws, ids, n, &bo);
-}
-
-static bool decision_hibernates(const struct stopper_plan *plan, const char *id)
-{
-	for (size_t i = 0; i < plan->count; i++)
-		if (!strcmp(plan->items[i].instance->id, id))
-			return plan->items[i].hibernate;
-	return false;
+	free(ids);
 }
 
 /*
  * Waits for pending instances to reach `running`, stopping each as it does,
  * while the invocation has time; the ones still pending at the end fail.
  */
-static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan,
-			 const char **pending, size_t n, const struct stopper_apply_options *opts,
-			 struct stopper_result *r)
+static void stop_pending(struct aws_client *aws, const struct stopper_decision **pending,
+			 size_t n, const struct stopper_apply_options *opts, struct stopper_result *r)
 {
-	const char **plain = xcalloc(n ? n : 1, sizeof(*plain));
-	const char **hib = xcalloc(n ? n : 1, sizeof(*hib));
+	const struct stopper_decision **plain = xcalloc(n ? n : 1, sizeof(*plain));
+	const struct stopper_decision **hib = xcalloc(n ? n : 1, sizeof(*hib));
+	const char **ids = xcalloc(n ? n : 1, sizeof(*ids));
 	struct buf gave_up = BUF_INIT;	/* why waiting stopped early, if it did */
 	size_t nplain, nhib;
 	bool first = true;
@@ -250,7 +237,9 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 		}
 		first = false;
 		log_info("waiting for %zu pending instance%s to reach running", n, n == 1 ? "" : "s");
-		if (ec2_describe_instances_by_id(aws, pending, n, &found, &e)) {
+		for (size_t i = 0; i < n; i++)
+			ids[i] = pending[i]->instance->id;
+		if (ec2_describe_instances_by_id(aws, ids, n, &found, &e)) {
 			struct buf why = BUF_INIT;
 			aws_error_describe(&e, &why);
 			log_warn("cannot look at the pending instances: %s", buf_cstr(&why));
@@ -265,16 +254,16 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 		}
 		nplain = nhib = 0;
 		for (size_t i = 0; i < n; i++) {
+			const char *id = pending[i]->instance->id;
 			const struct ec2_instance *inst = NULL;
 
 			for (size_t j = 0; j < found.count; j++)
-				if (!strcmp(found.items[j].id, pending[i]))
+				if (!strcmp(found.items[j].id, id))
 					inst = &found.items[j];
 			if (!inst) {
-				id_note_list_add(&r->skipped, pending[i],
-					  "no longer exists");
+				id_note_list_add(&r->skipped, id, "no longer exists");
 			} else if (!strcmp(inst->state, "running")) {
-				if (decision_hibernates(plan, pending[i]))
+				if (pending[i]->hibernate)
 					hib[nhib++] = pending[i];
 				else
 					plain[nplain++] = pending[i];
@@ -283,30 +272,31 @@ static void stop_pending(struct aws_client *aws, const struct stopper_plan *plan
 			} else {
 				struct buf why = BUF_INIT;
 				buf_appendf(&why, "was pending, then became '%s' by itself", inst->state);
-				id_note_list_add(&r->skipped, pending[i], buf_cstr(&why));
+				id_note_list_add(&r->skipped, id, buf_cstr(&why));
 				buf_release(&why);
 			}
 		}
 		n = kept;
 		ec2_instance_list_release(&found);
-		stop_batches(aws, plan, plain, nplain, false, opts, r);
-		stop_batches(aws, plan, hib, nhib, true, opts, r);
+		stop_batches(aws, plain, nplain, false, opts, r);
+		stop_batches(aws, hib, nhib, true, opts, r);
 	}
 	for (size_t i = 0; i < n; i++)
-		record_failed(r, pending[i],
+		record_failed(r, pending[i]->instance->id,
 			      gave_up.len ? buf_cstr(&gave_up)
 					  : "still pending when the invocation ran out of time");
 	buf_release(&gave_up);
 	free(plain);
 	free(hib);
+	free(ids);
 }
 
 void stopper_apply(struct aws_client *aws, const struct stopper_plan *plan,
 		   const struct stopper_apply_options *opts, struct stopper_result *r)
 {
-	const char **plain = xcalloc(plan->count, sizeof(*plain));
-	const char **hib = xcalloc(plan->count, sizeof(*hib));
-	const char **pending = xcalloc(plan->count, sizeof(*pending));
+	const struct stopper_decision **plain = xcalloc(plan->count + 1, sizeof(*plain));
+	const struct stopper_decision **hib = xcalloc(plan->count + 1, sizeof(*hib));
+	const struct stopper_decision **pending = xcalloc(plan->count + 1, sizeof(*pending));
 	size_t nplain = 0, nhib = 0, npending = 0;
 
 	r->dry_run = opts->dry_run;
@@ -321,25 +311,25 @@ void stopper_apply(struct aws_client *aws, const struct stopper_plan *plan,
 			break;
 		case STOPPER_STOP:
 			if (d->hibernate)
-				hib[nhib++] = id;
+				hib[nhib++] = d;
 			else
-				plain[nplain++] = id;
+				plain[nplain++] = d;
 			break;
 		case STOPPER_STOP_WHEN_RUNNING:
-			pending[npending++] = id;
+			pending[npending++] = d;
 			break;
 		}
 	}
-	stop_batches(aws, plan, plain, nplain, false, opts, r);
-	stop_batches(aws, plan, hib, nhib, true, opts, r);
+	stop_batches(aws, plain, nplain, false, opts, r);
+	stop_batches(aws, hib, nhib, true, opts, r);
 	if (opts->dry_run) {
 		/* a dry run does not wait: these would be stopped once running */
 		for (size_t i = 0; i < npending; i++) {
-			log_info("would stop %s once it is running", pending[i]);
-			id_list_add(&r->stopped, pending[i]);
+			log_info("would stop %s once it is running", pending[i]->instance->id);
+			id_list_add(&r->stopped, pending[i]->instance->id);
 		}
 	} else {
-		stop_pending(aws, plan, pending, npending, opts, r);
+		stop_pending(aws, pending, npending, opts, r);
 	}
 	free(plain);
 	free(hib);
