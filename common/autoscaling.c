@@ -189,40 +189,98 @@ static int parse_group(const struct xml_node *m, struct asg_group *g)
 	return err;
 }
 
+static int add_group(void *list, const struct xml_node *m)
+{
+	struct asg_group_list *out = list;
+
+	if (out->count == out->cap) {
+		out->cap = out->cap ? out->cap * 2 : 16;
+		out->items = xrealloc(out->items, out->cap * sizeof(*out->items));
+	}
+	if (parse_group(m, &out->items[out->count])) {
+		group_release(&out->items[out->count]);
+		return ERR_PARSE;
+	}
+	out->count++;
+	return 0;
+}
+
+/*
+ * AutoScalingGroups is required in the answer (empty, it is still
+ * there): without it this is some other document, such as an error,
+ * and reading it as "no groups" would hide every group in use.
+ */
+static int check_groups_page(void *list, const struct xml_node *root)
+{
+	(void)list;
+	if (strcmp(root->name, "DescribeAutoScalingGroupsResponse") ||
+	    !xml_path(root, "DescribeAutoScalingGroupsResult/AutoScalingGroups"))
+		return ERR_PARSE;
+	return 0;
+}
+
 int asg_parse_groups(const struct xml_node *root, struct asg_group_list *out)
 {
-	const struct xml_node *groups =
-		xml_path(root, "DescribeAutoScalingGroupsResult/AutoScalingGroups");
-
-	/*
-	 * AutoScalingGroups is required in the answer (empty, it is still
-	 * there): without it this is some other document, such as an error,
-	 * and reading it as "no groups" would hide every group in use.
-	 */
-	if (strcmp(root->name, "DescribeAutoScalingGroupsResponse") || !groups)
+	if (check_groups_page(out, root))
 		return ERR_PARSE;
-	xml_for_each(m, groups, "member") {
-		if (out->count == out->cap) {
-			out->cap = out->cap ? out->cap * 2 : 16;
-			out->items = xrealloc(out->items, out->cap * sizeof(*out->items));
-		}
-		if (parse_group(m, &out->items[out->count])) {
-			group_release(&out->items[out->count]);
+	xml_for_each(m, xml_path(root, "DescribeAutoScalingGroupsResult/AutoScalingGroups"),
+		     "member") {
+		if (add_group(out, m))
 			return ERR_PARSE;
-		}
-		out->count++;
 	}
 	return 0;
 }
 
-static int on_groups_page(void *ctx, const struct xml_node *root)
+static void truncate_groups(void *list, size_t n)
 {
-	return asg_parse_groups(root, ctx);
+	struct asg_group_list *l = list;
+
+	while (l->count > n)
+		group_release(&l->items[--l->count]);
 }
 
-static int on_launch_configurations_page(void *ctx, const struct xml_node *root)
+static size_t *count_groups(void *list)
 {
-	return asg_parse_launch_configurations(root, ctx);
+	return &((struct asg_group_list *)list)->count;
+}
+
+/*
+ * A listing parsed as it streams in: items are added as they arrive, and
+ * those of a page whose attempt failed half-way are dropped (down to
+ * `mark`, the length when the page began) before the next attempt.
+ */
+struct listing {
+	void *list;
+	size_t mark;
+	const char *path;	/* of the items */
+	size_t *(*count)(void *list);
+	void (*truncate)(void *list, size_t n);
+	int (*add)(void *list, const struct xml_node *item);
+	int (*check)(void *list, const struct xml_node *skeleton);
+};
+
+static void listing_attempt(void *ctx, bool retry)
+{
+	struct listing *l = ctx;
+
+	if (retry)
+		l->truncate(l->list, l->mark);
+	else
+		l->mark = *l->count(l->list);
+}
+
+static int listing_item(void *ctx, const struct xml_node *item)
+{
+	struct listing *l = ctx;
+
+	return l->add(l->list, item);
+}
+
+static int listing_page(void *ctx, const struct xml_node *skeleton)
+{
+	struct listing *l = ctx;
+
+	return l->check(l->list, skeleton);
 }
 
 /*
@@ -231,9 +289,12 @@ static int on_launch_configurations_page(void *ctx, const struct xml_node *root)
  * empty asks for nothing: sending no names would list everything instead.
  */
 static int describe_by_names(struct aws_client *aws, const char *action, const char *list_key,
-			     const char *const *names, aws_xml_page_fn on_page, void *out,
-			     struct aws_error *error)
+			     const char *const *names, struct listing *l, struct aws_error *error)
 {
+	const char *const paths[] = { l->path, NULL };
+	const struct aws_xml_items items = {
+		paths, NULL, listing_item, listing_page, listing_attempt, l,
+	};
 	size_t next = 0;
 	int err = 0;
 
@@ -248,8 +309,8 @@ static int describe_by_names(struct aws_client *aws, const char *action, const c
 						i + 1);
 		}
 		aws_params_add(&params, "MaxRecords", ASG_MAX_RECORDS);
-		err = aws_query_all(aws, &aws_service_autoscaling, action, &params, on_page, out,
-				    error);
+		err = aws_query_items(aws, &aws_service_autoscaling, action, &params, &items,
+				      error);
 		aws_params_release(&params);
 	} while (!err && names && names[next]);
 	return err;
@@ -258,8 +319,10 @@ static int describe_by_names(struct aws_client *aws, const char *action, const c
 int asg_describe_groups(struct aws_client *aws, const char *const *names,
 			struct asg_group_list *out, struct aws_error *error)
 {
+	struct listing l = { out, 0, "DescribeAutoScalingGroupsResult/AutoScalingGroups/member",
+			     count_groups, truncate_groups, add_group, check_groups_page };
 	int err = describe_by_names(aws, "DescribeAutoScalingGroups", "AutoScalingGroupNames",
-				    names, on_groups_page, out, error);
+				    names, &l, error);
 	if (err)
 		asg_group_list_release(out);
 	return err;
@@ -278,41 +341,75 @@ void asg_launch_configuration_list_release(struct asg_launch_configuration_list 
 	list->count = list->cap = 0;
 }
 
+static int add_launch_configuration(void *list, const struct xml_node *m)
+{
+	struct asg_launch_configuration_list *out = list;
+	char *name = text_dup(m, "LaunchConfigurationName");
+	char *image_id = text_dup(m, "ImageId");
+
+	if (!name || !image_id) {
+		free(name);
+		free(image_id);
+		return ERR_PARSE;
+	}
+	if (out->count == out->cap) {
+		out->cap = out->cap ? out->cap * 2 : 16;
+		out->items = xrealloc(out->items, out->cap * sizeof(*out->items));
+	}
+	out->items[out->count].name = name;
+	out->items[out->count].image_id = image_id;
+	out->count++;
+	return 0;
+}
+
+/* required in the answer, as AutoScalingGroups is above */
+static int check_launch_configurations_page(void *list, const struct xml_node *root)
+{
+	(void)list;
+	if (strcmp(root->name, "DescribeLaunchConfigurationsResponse") ||
+	    !xml_path(root, "DescribeLaunchConfigurationsResult/LaunchConfigurations"))
+		return ERR_PARSE;
+	return 0;
+}
+
 int asg_parse_launch_configurations(const struct xml_node *root,
 				    struct asg_launch_configuration_list *out)
 {
-	const struct xml_node *configs =
-		xml_path(root, "DescribeLaunchConfigurationsResult/LaunchConfigurations");
-
-	/* required in the answer, as AutoScalingGroups is above */
-	if (strcmp(root->name, "DescribeLaunchConfigurationsResponse") || !configs)
+	if (check_launch_configurations_page(out, root))
 		return ERR_PARSE;
-	xml_for_each(m, configs, "member") {
-		char *name = text_dup(m, "LaunchConfigurationName");
-		char *image_id = text_dup(m, "ImageId");
-
-		if (!name || !image_id) {
-			free(name);
-			free(image_id);
+	xml_for_each(m, xml_path(root, "DescribeLaunchConfigurationsResult/LaunchConfigurations"),
+		     "member") {
+		if (add_launch_configuration(out, m))
 			return ERR_PARSE;
-		}
-		if (out->count == out->cap) {
-			out->cap = out->cap ? out->cap * 2 : 16;
-			out->items = xrealloc(out->items, out->cap * sizeof(*out->items));
-		}
-		out->items[out->count].name = name;
-		out->items[out->count].image_id = image_id;
-		out->count++;
 	}
 	return 0;
+}
+
+static void truncate_launch_configurations(void *list, size_t n)
+{
+	struct asg_launch_configuration_list *l = list;
+
+	while (l->count > n) {
+		l->count--;
+		free(l->items[l->count].name);
+		free(l->items[l->count].image_id);
+	}
+}
+
+static size_t *count_launch_configurations(void *list)
+{
+	return &((struct asg_launch_configuration_list *)list)->count;
 }
 
 int asg_describe_launch_configurations(struct aws_client *aws, const char *const *names,
 				       struct asg_launch_configuration_list *out,
 				       struct aws_error *error)
 {
+	struct listing l = { out, 0, "DescribeLaunchConfigurationsResult/LaunchConfigurations/member",
+			     count_launch_configurations, truncate_launch_configurations,
+			     add_launch_configuration, check_launch_configurations_page };
 	int err = describe_by_names(aws, "DescribeLaunchConfigurations", "LaunchConfigurationNames",
-				    names, on_launch_configurations_page, out, error);
+				    names, &l, error);
 	if (err)
 		asg_launch_configuration_list_release(out);
 	return err;

@@ -21,6 +21,8 @@ const struct aws_service aws_service_ssm = {
 };
 
 #define AWS_MAX_PAGES 100000
+/* what a listing's parser may hold at once: a page's skeleton and one item */
+#define AWS_XML_MAX_KEPT (4u << 20)
 #define AWS_ATTEMPT_CAP_MS 120000
 
 /*
@@ -443,11 +445,24 @@ void aws_client_endpoint(const struct aws_client *c, const struct aws_service *s
 
 /* ---- one signed exchange ---- */
 
+/*
+ * Reads a 2xx answer as it streams in (a listing's page). begin() starts
+ * each attempt afresh; end() says whether what came was a whole answer,
+ * and whether a garbled one is worth another attempt.
+ */
+struct body_reader {
+	void (*begin)(void *ctx, int attempt);
+	int (*write)(void *ctx, struct view chunk);
+	int (*end)(void *ctx, bool *retry, struct buf *why);
+	void *ctx;
+};
+
 struct wire_request {
 	const char *operation;		/* for messages */
 	const char *content_type;
 	const char *target;		/* X-Amz-Target or NULL */
 	struct view body;
+	const struct body_reader *reader;	/* NULL: the answer is buffered */
 };
 
 /* Splits "scheme://authority/path?query" into authority and path. */
@@ -543,6 +558,8 @@ static int send_once(struct aws_client *c, const struct aws_service *svc,
 		.header_count = nlines,
 		.body = w->body,
 		.timeout_ms = timeout_ms,
+		.sink = w->reader ? w->reader->write : NULL,
+		.sink_ctx = w->reader ? w->reader->ctx : NULL,
 	};
 	err = c->transport(c->transport_ctx, &req, resp, errmsg);
 
@@ -624,12 +641,29 @@ static bool should_retry_status(const struct aws_error *e)
  * Parses a response into *parsed (an xml_node or a cJSON). Returns 0, or an
  * error with *retry telling whether another attempt may help.
  */
-static int interpret(const struct aws_service *svc, const char *op,
+static int interpret(const struct aws_service *svc, const struct wire_request *w,
 		     const struct http_response *resp, void **parsed, struct aws_error *e,
 		     bool *retry)
 {
+	const char *op = w->operation;
+
 	*retry = false;
 	if (resp->status >= 200 && resp->status < 300) {
+		if (w->reader) {
+			struct buf why = BUF_INIT;
+			int err;
+
+			/* a transport that does not stream kept the body */
+			if (resp->body.len)
+				(void)w->reader->write(w->reader->ctx, buf_view(&resp->body));
+			err = w->reader->end(w->reader->ctx, retry, &why);
+			if (err)
+				error_set(e, err, resp->status, "", "%s response to %s: %s",
+					  *retry ? "malformed" : "cannot read the", op,
+					  buf_cstr(&why));
+			buf_release(&why);
+			return err;
+		}
 		if (svc->protocol == AWS_PROTOCOL_JSON) {
 			cJSON *root = cJSON_ParseWithLength(resp->body.ptr ? resp->body.ptr : "",
 							    resp->body.len);
@@ -689,10 +723,13 @@ static int call(struct aws_client *c, const struct aws_service *svc, const struc
 			break;
 		}
 		buf_reset(&errmsg);
+		if (w->reader)
+			w->reader->begin(w->reader->ctx, attempt);
 		err = send_once(c, svc, w, left < AWS_ATTEMPT_CAP_MS ? (long)left : AWS_ATTEMPT_CAP_MS,
 				&resp, &errmsg);
-		if (err == 0) {
-			err = interpret(svc, w->operation, &resp, parsed, e, &retry);
+		/* ERR_PARSE: the reader refused the answer as it came */
+		if (err == 0 || (err == ERR_PARSE && w->reader)) {
+			err = interpret(svc, w, &resp, parsed, e, &retry);
 			if (err == 0) {
 				memset(e, 0, sizeof(*e));
 				quota_release(c, paid ? paid : AWS_NO_RETRY_INCREMENT);
@@ -776,7 +813,7 @@ int aws_query(struct aws_client *c, const struct aws_service *svc, const char *a
 
 	form_body(svc, action, params, &body);
 	struct wire_request w = { action, "application/x-www-form-urlencoded; charset=utf-8", NULL,
-				  buf_view(&body) };
+				  buf_view(&body), NULL };
 	err = call(c, svc, &w, &parsed, error);
 	*result = parsed;
 	buf_release(&body);
@@ -796,17 +833,76 @@ static const char *xml_next_token(const struct aws_service *svc, const struct xm
 	return NULL;
 }
 
-int aws_query_all(struct aws_client *c, const struct aws_service *svc, const char *action,
-		  const struct aws_params *params, aws_xml_page_fn on_page, void *ctx,
-		  struct aws_error *error)
+/* ---- listings, parsed as they stream in ---- */
+
+struct page_reader {
+	const struct aws_xml_items *items;
+	struct xml_stream *stream;
+	const struct xml_node *skeleton;	/* after a whole page */
+	bool item_refused;
+};
+
+static int page_item(void *ctx, const struct xml_node *item)
 {
+	struct page_reader *r = ctx;
+	int err = r->items->on_item(r->items->ctx, item);
+
+	r->item_refused |= err != 0;
+	return err;
+}
+
+static void page_begin(void *ctx, int attempt)
+{
+	struct page_reader *r = ctx;
+	struct xml_stream_options opts = {
+		r->items->paths, r->items->drop_paths, r->items->on_item ? page_item : NULL, r,
+		/* without items the whole page is held, as a buffered answer would be */
+		r->items->paths ? AWS_XML_MAX_KEPT : HTTP_DEFAULT_MAX_RESPONSE * 2,
+	};
+
+	xml_stream_free(r->stream);
+	r->stream = xml_stream_new(&opts);
+	r->skeleton = NULL;
+	r->item_refused = false;
+	if (r->items->on_attempt)
+		r->items->on_attempt(r->items->ctx, attempt > 1);
+}
+
+static int page_write(void *ctx, struct view chunk)
+{
+	struct page_reader *r = ctx;
+
+	return xml_stream_feed(r->stream, chunk);
+}
+
+static int page_end(void *ctx, bool *retry, struct buf *why)
+{
+	struct page_reader *r = ctx;
+	int err = xml_stream_finish(r->stream, &r->skeleton);
+
+	if (err) {
+		buf_appends(why, xml_stream_reason(r->stream));
+		/* cut or garbled on the way: worth another attempt; refused items are not */
+		*retry = !r->item_refused && err == ERR_PARSE;
+	}
+	return err;
+}
+
+int aws_query_items(struct aws_client *c, const struct aws_service *svc, const char *action,
+		    const struct aws_params *params, const struct aws_xml_items *items,
+		    struct aws_error *error)
+{
+	struct page_reader r = { items, NULL, NULL, false };
+	const struct body_reader reader = { page_begin, page_write, page_end, &r };
 	char *token = NULL;
 	int err = 0;
 
+	memset(error, 0, sizeof(*error));
 	for (int page = 0;; page++) {
 		struct aws_params p = AWS_PARAMS_INIT;
-		struct xml_node *root = NULL;
+		struct buf body = BUF_INIT;
 		const char *next;
+		void *unused = NULL;
 
 		if (page >= AWS_MAX_PAGES) {
 			error_set(error, ERR_PARSE, 0, "", "%s returned more than %d pages", action,
@@ -818,34 +914,44 @@ int aws_query_all(struct aws_client *c, const struct aws_service *svc, const cha
 			aws_params_add(&p, params->items[i].key, params->items[i].value);
 		if (token)
 			aws_params_add(&p, "NextToken", token);
-		err = aws_query(c, svc, action, &p, &root, error);
+		form_body(svc, action, &p, &body);
+		struct wire_request w = { action, "application/x-www-form-urlencoded; charset=utf-8",
+					  NULL, buf_view(&body), &reader };
+		err = call(c, svc, &w, &unused, error);
 		aws_params_release(&p);
+		buf_release(&body);
 		if (err)
 			break;
-		err = on_page(ctx, root);
+		err = items->on_page ? items->on_page(items->ctx, r.skeleton) : 0;
 		if (err) {
 			error_set(error, err, 200, "", "cannot read the response to %s", action);
-			xml_free(root);
 			break;
 		}
-		next = xml_next_token(svc, root);
-		if (!next || !*next) {
-			xml_free(root);
+		next = xml_next_token(svc, r.skeleton);
+		if (!next || !*next)
 			break;
-		}
 		if (token && !strcmp(token, next)) {
 			error_set(error, ERR_PARSE, 200, "", "%s returned the same NextToken twice",
 				  action);
 			err = ERR_PARSE;
-			xml_free(root);
 			break;
 		}
 		free(token);
 		token = xstrdup(next);
-		xml_free(root);
 	}
+	xml_stream_free(r.stream);
 	free(token);
 	return err;
+}
+
+int aws_query_all(struct aws_client *c, const struct aws_service *svc, const char *action,
+		  const struct aws_params *params, aws_xml_page_fn on_page, void *ctx,
+		  struct aws_error *error)
+{
+	/* no items: each page's skeleton is the whole document */
+	const struct aws_xml_items whole = { NULL, NULL, NULL, on_page, NULL, ctx };
+
+	return aws_query_items(c, svc, action, params, &whole, error);
 }
 
 /* ---- JSON 1.1 ---- */
@@ -860,7 +966,7 @@ int aws_json(struct aws_client *c, const struct aws_service *svc, const char *op
 
 	buf_appendf(&target, "%s.%s", svc->json_target_prefix, operation);
 	struct wire_request w = { operation, "application/x-amz-json-1.1", buf_cstr(&target),
-				  view_from(body ? body : "{}") };
+				  view_from(body ? body : "{}"), NULL };
 	err = call(c, svc, &w, &parsed, error);
 	*result = parsed;
 	cJSON_free(body);

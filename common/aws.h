@@ -170,6 +170,34 @@ int aws_query_all(struct aws_client *c, const struct aws_service *svc, const cha
 		  const struct aws_params *params, aws_xml_page_fn on_page, void *ctx,
 		  struct aws_error *error) WARN_UNUSED;
 
+/*
+ * Every page of an EC2 or Query listing, parsed as it streams in: each
+ * element at one of `paths` (below the response element:
+ * "reservationSet/item/instancesSet/item") goes to on_item() as soon as it
+ * has arrived, and is freed after; nothing holds a whole page (see
+ * struct xml_stream). on_page() then gets the page without its items
+ * (nextToken, the containers), to check it is the document expected.
+ *
+ * An attempt at a page can fail after some of its items were delivered
+ * (cut, garbled, reset): on_attempt() is called before every attempt, with
+ * retry true when the previous attempt at the same page may have
+ * delivered items, which the caller then drops. Any failure, of a call, of
+ * on_item() or of on_page() (non-zero return), ends the listing with that
+ * error: callers then drop everything they were given, and never act on
+ * a partial list.
+ */
+struct aws_xml_items {
+	const char *const *paths;	/* NULL-terminated */
+	const char *const *drop_paths;	/* NULL-terminated, or NULL */
+	int (*on_item)(void *ctx, const struct xml_node *item);
+	int (*on_page)(void *ctx, const struct xml_node *skeleton);	/* may be NULL */
+	void (*on_attempt)(void *ctx, bool retry);
+	void *ctx;
+};
+int aws_query_items(struct aws_client *c, const struct aws_service *svc, const char *action,
+		    const struct aws_params *params, const struct aws_xml_items *items,
+		    struct aws_error *error) WARN_UNUSED;
+
 /* One call of a JSON 1.1 operation; *result is owned by the caller. */
 int aws_json(struct aws_client *c, const struct aws_service *svc, const char *operation,
 	     const cJSON *request, cJSON **result, struct aws_error *error) WARN_UNUSED;

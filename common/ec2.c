@@ -105,6 +105,71 @@ static int call_dry_runnable(struct aws_client *aws, const char *action,
 	return err;
 }
 
+/*
+ * A listing parsed as it streams in (aws_query_items()): each item is added
+ * to a list as it arrives; `mark` is the list's length when the current
+ * page began, so that a page's items can be dropped when an attempt at it
+ * fails half-way and another one starts.
+ */
+struct listing {
+	void *list;		/* an ec2_*_list */
+	size_t mark;
+	const char *response;	/* the page's document element */
+	size_t *(*count)(void *list);
+	void (*truncate)(void *list, size_t n);
+	int (*add)(void *list, const struct xml_node *item);
+};
+
+static void listing_attempt(void *ctx, bool retry)
+{
+	struct listing *l = ctx;
+
+	if (retry)
+		l->truncate(l->list, l->mark);
+	else
+		l->mark = *l->count(l->list);
+}
+
+static int listing_item(void *ctx, const struct xml_node *item)
+{
+	struct listing *l = ctx;
+
+	return l->add(l->list, item);
+}
+
+/* Only the answer we asked for: an error or another document is not "none". */
+static int listing_page(void *ctx, const struct xml_node *skeleton)
+{
+	struct listing *l = ctx;
+
+	return strcmp(skeleton->name, l->response) ? ERR_PARSE : 0;
+}
+
+static int stream_listing(struct aws_client *aws, const char *action,
+			  const struct aws_params *params, const char *const *paths,
+			  const char *const *drop_paths, struct listing *l,
+			  struct aws_error *error)
+{
+	const struct aws_xml_items items = {
+		paths, drop_paths, listing_item, listing_page, listing_attempt, l,
+	};
+
+	return aws_query_items(aws, &aws_service_ec2, action, params, &items, error);
+}
+
+/* Each list type's count and truncate, for struct listing. */
+#define LISTING_OPS(type, release_one) \
+	static size_t *type##_count(void *list) \
+	{ \
+		return &((struct type *)list)->count; \
+	} \
+	static void type##_truncate(void *list, size_t n) \
+	{ \
+		struct type *l = list; \
+		while (l->count > n) \
+			release_one(&l->items[--l->count]); \
+	}
+
 /* ---- instances ---- */
 
 static void instance_release(struct ec2_instance *inst)
@@ -170,34 +235,44 @@ static int parse_instance(const struct xml_node *item, struct ec2_instance *inst
 	return 0;
 }
 
+static int add_instance(void *list, const struct xml_node *item)
+{
+	struct ec2_instance_list *out = list;
+
+	out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
+	if (parse_instance(item, &out->items[out->count])) {
+		instance_release(&out->items[out->count]);
+		return ERR_PARSE;
+	}
+	out->count++;
+	return 0;
+}
+
 int ec2_parse_instances(const struct xml_node *root, struct ec2_instance_list *out)
 {
 	if (!xml_child(root, "reservationSet") && strcmp(root->name, "DescribeInstancesResponse"))
 		return ERR_PARSE;
 	xml_for_each(res, xml_child(root, "reservationSet"), "item") {
 		xml_for_each(item, xml_child(res, "instancesSet"), "item") {
-			out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
-			if (parse_instance(item, &out->items[out->count])) {
-				instance_release(&out->items[out->count]);
+			if (add_instance(out, item))
 				return ERR_PARSE;
-			}
-			out->count++;
 		}
 	}
 	return 0;
 }
 
-static int on_instances_page(void *ctx, const struct xml_node *root)
-{
-	return ec2_parse_instances(root, ctx);
-}
+LISTING_OPS(ec2_instance_list, instance_release)
 
 /* Every page of DescribeInstances with these parameters; all or nothing. */
 static int describe(struct aws_client *aws, struct aws_params *params,
 		    struct ec2_instance_list *out, struct aws_error *error)
 {
-	int err = aws_query_all(aws, &aws_service_ec2, "DescribeInstances", params,
-				on_instances_page, out, error);
+	static const char *const paths[] = { "reservationSet/item/instancesSet/item", NULL };
+	/* a reservation's own fields are not read: only its instances */
+	static const char *const drop[] = { "reservationSet/item", NULL };
+	struct listing l = { out, 0, "DescribeInstancesResponse", ec2_instance_list_count,
+			     ec2_instance_list_truncate, add_instance };
+	int err = stream_listing(aws, "DescribeInstances", params, paths, drop, &l, error);
 	if (err)
 		ec2_instance_list_release(out);
 	aws_params_release(params);
@@ -320,30 +395,39 @@ static int parse_image(const struct xml_node *item, struct ec2_image *image)
 	return 0;
 }
 
+static int add_image(void *list, const struct xml_node *item)
+{
+	struct ec2_image_list *out = list;
+
+	out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
+	if (parse_image(item, &out->items[out->count])) {
+		image_release(&out->items[out->count]);
+		return ERR_PARSE;
+	}
+	out->count++;
+	return 0;
+}
+
 int ec2_parse_images(const struct xml_node *root, struct ec2_image_list *out)
 {
 	/* an empty answer may omit the set; any other document is not ours */
 	if (!xml_child(root, "imagesSet") && strcmp(root->name, "DescribeImagesResponse"))
 		return ERR_PARSE;
 	xml_for_each(item, xml_child(root, "imagesSet"), "item") {
-		out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
-		if (parse_image(item, &out->items[out->count])) {
-			image_release(&out->items[out->count]);
+		if (add_image(out, item))
 			return ERR_PARSE;
-		}
-		out->count++;
 	}
 	return 0;
 }
 
-static int on_images_page(void *ctx, const struct xml_node *root)
-{
-	return ec2_parse_images(root, ctx);
-}
+LISTING_OPS(ec2_image_list, image_release)
 
 int ec2_describe_images(struct aws_client *aws, const struct ec2_image_query *query,
 			struct ec2_image_list *out, struct aws_error *error)
 {
+	static const char *const paths[] = { "imagesSet/item", NULL };
+	struct listing l = { out, 0, "DescribeImagesResponse", ec2_image_list_count,
+			     ec2_image_list_truncate, add_image };
 	struct aws_params params = AWS_PARAMS_INIT;
 	int err;
 
@@ -357,8 +441,7 @@ int ec2_describe_images(struct aws_client *aws, const struct ec2_image_query *qu
 	if (query->include_disabled)
 		aws_params_add(&params, "IncludeDisabled", "true");
 	aws_params_add(&params, "MaxResults", EC2_MAX_RESULTS);
-	err = aws_query_all(aws, &aws_service_ec2, "DescribeImages", &params, on_images_page, out,
-			    error);
+	err = stream_listing(aws, "DescribeImages", &params, paths, NULL, &l, error);
 	/* a partial listing could make an image look unused: none at all instead */
 	if (err)
 		ec2_image_list_release(out);
@@ -407,38 +490,46 @@ const char *ec2_snapshot_tag(const struct ec2_snapshot *snapshot, const char *ke
 	return tag_lookup(snapshot->tags, snapshot->tag_count, key);
 }
 
+static int add_snapshot(void *list, const struct xml_node *item)
+{
+	struct ec2_snapshot_list *out = list;
+	struct ec2_snapshot *s;
+	const char *owner = xml_text(item, "ownerId");
+
+	out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
+	s = &out->items[out->count];
+	memset(s, 0, sizeof(*s));
+	s->id = text_dup(item, "snapshotId");
+	if (!s->id) {
+		snapshot_release(s);
+		return ERR_PARSE;
+	}
+	s->owner_id = xstrdup(owner ? owner : "");
+	parse_tags(xml_child(item, "tagSet"), &s->tags, &s->tag_count);
+	out->count++;
+	return 0;
+}
+
 int ec2_parse_snapshots(const struct xml_node *root, struct ec2_snapshot_list *out)
 {
 	if (!xml_child(root, "snapshotSet") && strcmp(root->name, "DescribeSnapshotsResponse"))
 		return ERR_PARSE;
 	xml_for_each(item, xml_child(root, "snapshotSet"), "item") {
-		struct ec2_snapshot *s;
-		const char *owner = xml_text(item, "ownerId");
-
-		out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
-		s = &out->items[out->count];
-		memset(s, 0, sizeof(*s));
-		s->id = text_dup(item, "snapshotId");
-		if (!s->id) {
-			snapshot_release(s);
+		if (add_snapshot(out, item))
 			return ERR_PARSE;
-		}
-		s->owner_id = xstrdup(owner ? owner : "");
-		parse_tags(xml_child(item, "tagSet"), &s->tags, &s->tag_count);
-		out->count++;
 	}
 	return 0;
 }
 
-static int on_snapshots_page(void *ctx, const struct xml_node *root)
-{
-	return ec2_parse_snapshots(root, ctx);
-}
+LISTING_OPS(ec2_snapshot_list, snapshot_release)
 
 int ec2_describe_snapshots(struct aws_client *aws, const char *const *owners,
 			   const struct ec2_filter_list *filters, struct ec2_snapshot_list *out,
 			   struct aws_error *error)
 {
+	static const char *const paths[] = { "snapshotSet/item", NULL };
+	struct listing l = { out, 0, "DescribeSnapshotsResponse", ec2_snapshot_list_count,
+			     ec2_snapshot_list_truncate, add_snapshot };
 	struct aws_params params = AWS_PARAMS_INIT;
 	int err;
 
@@ -448,8 +539,7 @@ int ec2_describe_snapshots(struct aws_client *aws, const char *const *owners,
 	if (filters)
 		ec2_filters_to_params(filters, &params);
 	aws_params_add(&params, "MaxResults", EC2_MAX_RESULTS);
-	err = aws_query_all(aws, &aws_service_ec2, "DescribeSnapshots", &params, on_snapshots_page,
-			    out, error);
+	err = stream_listing(aws, "DescribeSnapshots", &params, paths, NULL, &l, error);
 	if (err)
 		ec2_snapshot_list_release(out);
 	aws_params_release(&params);
@@ -531,6 +621,19 @@ static int parse_launch_template_version(const struct xml_node *item,
 	return 0;
 }
 
+static int add_launch_template_version(void *list, const struct xml_node *item)
+{
+	struct ec2_launch_template_version_list *out = list;
+
+	out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
+	if (parse_launch_template_version(item, &out->items[out->count])) {
+		launch_template_version_release(&out->items[out->count]);
+		return ERR_PARSE;
+	}
+	out->count++;
+	return 0;
+}
+
 int ec2_parse_launch_template_versions(const struct xml_node *root,
 				       struct ec2_launch_template_version_list *out)
 {
@@ -538,20 +641,13 @@ int ec2_parse_launch_template_versions(const struct xml_node *root,
 	    strcmp(root->name, "DescribeLaunchTemplateVersionsResponse"))
 		return ERR_PARSE;
 	xml_for_each(item, xml_child(root, "launchTemplateVersionSet"), "item") {
-		out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
-		if (parse_launch_template_version(item, &out->items[out->count])) {
-			launch_template_version_release(&out->items[out->count]);
+		if (add_launch_template_version(out, item))
 			return ERR_PARSE;
-		}
-		out->count++;
 	}
 	return 0;
 }
 
-static int on_launch_template_versions_page(void *ctx, const struct xml_node *root)
-{
-	return ec2_parse_launch_template_versions(root, ctx);
-}
+LISTING_OPS(ec2_launch_template_version_list, launch_template_version_release)
 
 int ec2_describe_launch_template_versions(struct aws_client *aws, const char *template_id,
 					  const char *template_name,
@@ -559,6 +655,10 @@ int ec2_describe_launch_template_versions(struct aws_client *aws, const char *te
 					  struct ec2_launch_template_version_list *out,
 					  struct aws_error *error)
 {
+	static const char *const paths[] = { "launchTemplateVersionSet/item", NULL };
+	struct listing l = { out, 0, "DescribeLaunchTemplateVersionsResponse",
+			     ec2_launch_template_version_list_count,
+			     ec2_launch_template_version_list_truncate, add_launch_template_version };
 	struct aws_params params = AWS_PARAMS_INIT;
 	int err;
 
@@ -579,8 +679,8 @@ int ec2_describe_launch_template_versions(struct aws_client *aws, const char *te
 	for (size_t i = 0; versions[i]; i++)
 		aws_params_addf(&params, versions[i], "LaunchTemplateVersion.%zu", i + 1);
 	aws_params_add(&params, "MaxResults", EC2_LAUNCH_TEMPLATE_MAX_RESULTS);
-	err = aws_query_all(aws, &aws_service_ec2, "DescribeLaunchTemplateVersions", &params,
-			    on_launch_template_versions_page, out, error);
+	err = stream_listing(aws, "DescribeLaunchTemplateVersions", &params, paths, NULL, &l,
+			     error);
 	if (err)
 		ec2_launch_template_version_list_release(out);
 	aws_params_release(&params);

@@ -18,6 +18,10 @@ struct transfer {
 	struct http_response *resp;
 	size_t limit;
 	bool too_large;
+	const struct http_request *req;
+	CURL *curl;
+	int streaming;		/* -1: not decided yet, 0: kept in resp->body, 1: sink */
+	bool sink_refused;
 };
 
 static const char *const ca_candidates[] = {
@@ -84,6 +88,19 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	struct transfer *t = userp;
 	size_t n = size * nmemb;
 
+	if (t->streaming < 0) {
+		long status = 0;
+
+		curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+		t->streaming = t->req->sink && status >= 200 && status < 300;
+	}
+	if (t->streaming) {
+		if (t->req->sink(t->req->sink_ctx, view_make(data, n))) {
+			t->sink_refused = true;
+			return 0;
+		}
+		return n;
+	}
 	if (t->resp->body.len + n > t->limit) {
 		t->too_large = true;
 		return 0;	/* makes libcurl fail with CURLE_WRITE_ERROR */
@@ -159,7 +176,7 @@ int http_client_do(struct http_client *c, const struct http_request *req,
 {
 	struct transfer t = { resp, req->max_response_bytes ? req->max_response_bytes
 							     : HTTP_DEFAULT_MAX_RESPONSE,
-			      false };
+			      false, req, c->curl, -1, false };
 	struct curl_slist *headers = NULL;
 	char curl_err[CURL_ERROR_SIZE] = "";
 	CURL *h = c->curl;
@@ -210,6 +227,10 @@ int http_client_do(struct http_client *c, const struct http_request *req,
 	rc = curl_easy_perform(h);
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	} else if (t.sink_refused) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		buf_appends(errmsg, "the response's reader refused it");
+		err = ERR_PARSE;
 	} else if (t.too_large) {
 		buf_appendf(errmsg, "response larger than %zu bytes", t.limit);
 		err = ERR_TOO_LARGE;

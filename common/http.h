@@ -9,7 +9,8 @@
  * Error codes: ERR_HTTP for a transport failure worth retrying (refused,
  * reset, truncated body), ERR_TIMEOUT when the request's time ran out,
  * ERR_TLS when a certificate could not be verified (never retried),
- * ERR_TOO_LARGE when the body passed max_response_bytes. `errmsg` receives a
+ * ERR_TOO_LARGE when the body passed max_response_bytes, ERR_PARSE when the
+ * request's body sink refused a chunk. `errmsg` receives a
  * one-line reason that never contains the URL's path or query (a webhook
  * URL is a secret).
  */
@@ -34,6 +35,15 @@ struct http_request {
 	long connect_timeout_ms;	/* 0 = 10 s, or timeout_ms when shorter */
 	size_t max_response_bytes;	/* 0 = HTTP_DEFAULT_MAX_RESPONSE */
 	bool no_proxy;			/* never through a proxy (the Runtime API) */
+	/*
+	 * Optional: the body of a 2xx answer goes to sink() chunk by chunk as
+	 * it arrives, and resp->body stays empty (other answers, error
+	 * documents, are still kept in resp->body, within max_response_bytes).
+	 * A non-zero return ends the exchange with ERR_PARSE. A transport that
+	 * cannot stream (a test's fake) may fill resp->body instead.
+	 */
+	int (*sink)(void *ctx, struct view chunk);
+	void *sink_ctx;
 };
 
 struct http_response {

@@ -1,6 +1,7 @@
 #include "xml.h"
 
 #include <expat.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,23 @@
 
 #define XML_MAX_DEPTH 64
 
-struct xml_builder {
+/* What one node costs, roughly, for max_kept_bytes. */
+#define NODE_COST(n) (sizeof(struct xml_node) + strlen((n)->name) + 1 + (n)->text.cap)
+
+struct xml_stream {
+	XML_Parser parser;
+	struct xml_stream_options opts;
 	struct xml_node *root;
 	struct xml_node *current;
 	int depth;
-	int too_deep;
+	int item_depth;		/* depth of the item being read; 0: none */
+	int err;		/* the first error, 0 while all is well */
+	size_t kept;		/* bytes held, about */
+	size_t items;
+	struct buf path;	/* below the root: "reservationSet/item" */
+	size_t path_len[XML_MAX_DEPTH + 2];	/* path.len before each depth's name */
+	unsigned char detached[XML_MAX_DEPTH + 2];	/* 1: item, 2: dropped on close */
+	struct buf reason;
 };
 
 static const char *local_name(const char *name)
@@ -22,96 +35,252 @@ static const char *local_name(const char *name)
 	return colon ? colon + 1 : name;
 }
 
-static void XMLCALL on_start(void *data, const XML_Char *name, const XML_Char **attrs)
+static bool path_in(const struct buf *path, const char *const *paths)
 {
-	struct xml_builder *b = data;
-	struct xml_node *n;
-
-	(void)attrs;
-	if (++b->depth > XML_MAX_DEPTH) {
-		b->too_deep = 1;
-		return;
-	}
-	n = xcalloc(1, sizeof(*n));
-	n->name = xstrdup(local_name(name));
-	n->parent = b->current;
-	if (b->current) {
-		if (b->current->last_child)
-			b->current->last_child->next = n;
-		else
-			b->current->first_child = n;
-		b->current->last_child = n;
-	} else {
-		b->root = n;
-	}
-	b->current = n;
+	for (size_t i = 0; paths && paths[i]; i++)
+		if (!strcmp(buf_cstr(path), paths[i]))
+			return true;
+	return false;
 }
 
-static void XMLCALL on_end(void *data, const XML_Char *name)
+static size_t node_free(struct xml_node *node)
 {
-	struct xml_builder *b = data;
+	size_t freed = 0;
 
-	(void)name;
-	if (b->depth-- > XML_MAX_DEPTH)
-		return;
-	if (b->current)
-		b->current = b->current->parent;
-}
-
-static void XMLCALL on_text(void *data, const XML_Char *s, int len)
-{
-	struct xml_builder *b = data;
-
-	if (b->current && b->depth <= XML_MAX_DEPTH)
-		buf_append(&b->current->text, s, (size_t)len);
-}
-
-int xml_parse(struct view doc, struct xml_node **root, struct buf *reason)
-{
-	struct xml_builder b = { 0 };
-	XML_Parser p = XML_ParserCreate("UTF-8");
-	int err = 0;
-
-	*root = NULL;
-	if (!p)
-		abort();
-	XML_SetUserData(p, &b);
-	XML_SetElementHandler(p, on_start, on_end);
-	XML_SetCharacterDataHandler(p, on_text);
-	if (doc.len > (size_t)INT32_MAX ||
-	    XML_Parse(p, doc.ptr, (int)doc.len, 1) == XML_STATUS_ERROR) {
-		if (reason)
-			buf_appendf(reason, "malformed XML at line %lu: %s",
-				    (unsigned long)XML_GetCurrentLineNumber(p),
-				    XML_ErrorString(XML_GetErrorCode(p)));
-		err = ERR_PARSE;
-	} else if (b.too_deep) {
-		if (reason)
-			buf_appends(reason, "XML nested too deeply");
-		err = ERR_PARSE;
-	} else if (!b.root) {
-		if (reason)
-			buf_appends(reason, "empty XML document");
-		err = ERR_PARSE;
-	}
-	XML_ParserFree(p);
-	if (err)
-		xml_free(b.root);
-	else
-		*root = b.root;
-	return err;
-}
-
-void xml_free(struct xml_node *node)
-{
 	while (node) {
 		struct xml_node *next = node->next;
-		xml_free(node->first_child);
+		freed += node_free(node->first_child);
+		freed += NODE_COST(node);
 		free(node->name);
 		buf_release(&node->text);
 		free(node);
 		node = next;
 	}
+	return freed;
+}
+
+static void stream_fail(struct xml_stream *s, int err, const char *why)
+{
+	if (!s->err) {
+		s->err = err;
+		buf_appends(&s->reason, why);
+	}
+	XML_StopParser(s->parser, XML_FALSE);
+}
+
+static bool over_limit(struct xml_stream *s)
+{
+	if (s->opts.max_kept_bytes && s->kept > s->opts.max_kept_bytes) {
+		stream_fail(s, ERR_TOO_LARGE, "XML element too large to hold");
+		return true;
+	}
+	return false;
+}
+
+static void XMLCALL on_start(void *data, const XML_Char *name, const XML_Char **attrs)
+{
+	struct xml_stream *s = data;
+	struct xml_node *n;
+	int d;
+
+	(void)attrs;
+	if (s->err)
+		return;
+	d = ++s->depth;
+	if (d > XML_MAX_DEPTH) {
+		stream_fail(s, ERR_PARSE, "XML nested too deeply");
+		return;
+	}
+	n = xcalloc(1, sizeof(*n));
+	n->name = xstrdup(local_name(name));
+	n->parent = s->current;
+	s->kept += NODE_COST(n);
+	s->detached[d] = 0;
+	s->path_len[d] = s->path.len;
+	if (d > 1 && !s->item_depth) {
+		if (s->path.len)
+			buf_appendc(&s->path, '/');
+		buf_appends(&s->path, n->name);
+		if (path_in(&s->path, s->opts.item_paths)) {
+			s->item_depth = d;
+			s->detached[d] = 1;
+		} else if (path_in(&s->path, s->opts.drop_paths)) {
+			s->detached[d] = 2;
+		}
+	}
+	if (!s->current) {
+		s->root = n;
+	} else if (!s->detached[d]) {
+		if (s->current->last_child)
+			s->current->last_child->next = n;
+		else
+			s->current->first_child = n;
+		s->current->last_child = n;
+	}
+	s->current = n;
+	over_limit(s);
+}
+
+static void XMLCALL on_end(void *data, const XML_Char *name)
+{
+	struct xml_stream *s = data;
+	struct xml_node *n = s->current;
+	int d = s->depth--;
+
+	(void)name;
+	if (s->err || !n)
+		return;
+	s->current = n->parent;
+	if (d == s->item_depth) {
+		int err;
+
+		s->item_depth = 0;
+		s->items++;
+		err = s->opts.on_item ? s->opts.on_item(s->opts.ctx, n) : 0;
+		n->next = NULL;
+		s->kept -= node_free(n);
+		if (err)
+			stream_fail(s, err, "an item of the XML document was refused");
+	} else if (d > 1 && s->detached[d]) {
+		n->next = NULL;
+		s->kept -= node_free(n);
+	}
+	if (d > 1 && !s->item_depth) {
+		s->path.len = s->path_len[d];
+		s->path.ptr[s->path.len] = '\0';
+	}
+}
+
+static void XMLCALL on_text(void *data, const XML_Char *text, int len)
+{
+	struct xml_stream *s = data;
+	struct xml_node *n = s->current;
+	size_t before;
+
+	if (s->err || !n)
+		return;
+	before = n->text.cap;
+	buf_append(&n->text, text, (size_t)len);
+	s->kept += n->text.cap - before;
+	over_limit(s);
+}
+
+struct xml_stream *xml_stream_new(const struct xml_stream_options *opts)
+{
+	struct xml_stream *s = xcalloc(1, sizeof(*s));
+
+	s->opts = *opts;
+	s->parser = XML_ParserCreate("UTF-8");
+	if (!s->parser)
+		abort();
+	XML_SetUserData(s->parser, s);
+	XML_SetElementHandler(s->parser, on_start, on_end);
+	XML_SetCharacterDataHandler(s->parser, on_text);
+	return s;
+}
+
+void xml_stream_free(struct xml_stream *s)
+{
+	if (!s)
+		return;
+	XML_ParserFree(s->parser);
+	/* a node cut off by an error may be detached from the skeleton */
+	while (s->current && s->current != s->root) {
+		struct xml_node *n = s->current, *parent = n->parent;
+		bool linked = false;
+
+		for (struct xml_node *c = parent ? parent->first_child : NULL; c; c = c->next)
+			linked |= c == n;
+		if (!linked) {
+			n->next = NULL;
+			node_free(n);
+		}
+		s->current = parent;
+	}
+	node_free(s->root);
+	buf_release(&s->path);
+	buf_release(&s->reason);
+	free(s);
+}
+
+static int parse_error(struct xml_stream *s)
+{
+	if (!s->err) {
+		s->err = ERR_PARSE;
+		buf_appendf(&s->reason, "malformed XML at line %lu: %s",
+			    (unsigned long)XML_GetCurrentLineNumber(s->parser),
+			    XML_ErrorString(XML_GetErrorCode(s->parser)));
+	}
+	return s->err;
+}
+
+int xml_stream_feed(struct xml_stream *s, struct view chunk)
+{
+	if (s->err)
+		return s->err;
+	while (chunk.len) {
+		int n = chunk.len > (size_t)INT32_MAX ? INT32_MAX : (int)chunk.len;
+
+		if (XML_Parse(s->parser, chunk.ptr, n, 0) == XML_STATUS_ERROR)
+			return parse_error(s);
+		chunk.ptr += n;
+		chunk.len -= (size_t)n;
+	}
+	return 0;
+}
+
+int xml_stream_finish(struct xml_stream *s, const struct xml_node **skeleton)
+{
+	*skeleton = NULL;
+	if (s->err)
+		return s->err;
+	if (XML_Parse(s->parser, "", 0, 1) == XML_STATUS_ERROR)
+		return parse_error(s);
+	if (!s->root) {
+		s->err = ERR_PARSE;
+		buf_appends(&s->reason, "empty XML document");
+		return s->err;
+	}
+	*skeleton = s->root;
+	return 0;
+}
+
+const char *xml_stream_reason(const struct xml_stream *s)
+{
+	return buf_cstr(&s->reason);
+}
+
+size_t xml_stream_items(const struct xml_stream *s)
+{
+	return s->items;
+}
+
+int xml_parse(struct view doc, struct xml_node **root, struct buf *reason)
+{
+	struct xml_stream_options opts = { 0 };
+	struct xml_stream *s = xml_stream_new(&opts);
+	const struct xml_node *skeleton = NULL;
+	int err;
+
+	*root = NULL;
+	err = xml_stream_feed(s, doc);
+	if (!err)
+		err = xml_stream_finish(s, &skeleton);
+	if (err) {
+		if (reason)
+			buf_appends(reason, xml_stream_reason(s));
+	} else {
+		*root = s->root;
+		s->root = NULL;
+		s->current = NULL;
+	}
+	xml_stream_free(s);
+	return err;
+}
+
+void xml_free(struct xml_node *node)
+{
+	node_free(node);
 }
 
 const struct xml_node *xml_child(const struct xml_node *node, const char *name)

@@ -1274,6 +1274,61 @@ static void test_images_pagination(void **state)
 	call_fixture_free(fx);
 }
 
+/*
+ * A page cut after its first image (a 200 whose body stops half-way) is
+ * asked again: the images the cut attempt delivered are dropped, so the
+ * second page's answer does not add them twice.
+ */
+static void test_images_cut_page_retried(void **state)
+{
+	static const char *const owners[] = { "self", NULL };
+	struct fake_aws fake;
+	struct aws_client *aws;
+	struct ec2_image_list list = EC2_IMAGE_LIST_INIT;
+	struct ec2_image_query q = { owners, NULL, false, false };
+	struct aws_error e;
+	static const char page1[] =
+		IMAGES_PAGE(IMG("ami-01", "available", "2026-11-20T03:00:00.000Z"),
+			    "<nextToken>t2</nextToken>");
+	static const char page2[] =
+		IMAGES_PAGE(IMG("ami-02", "available", "2026-11-21T03:00:00.000Z")
+			    IMG("ami-03", "available", "2026-11-22T03:00:00.000Z"), "");
+	char cut[sizeof(page2)];
+	const char *second = strstr(page2, "<item><imageId>ami-03");
+
+	(void)state;
+	assert_non_null(second);
+	memcpy(cut, page2, (size_t)(second - page2));
+	cut[second - page2] = '\0';
+	fake_aws_init(&fake);
+	aws = fake_aws_client(&fake, 3);
+	fake_aws_answer(&fake, 200, page1);
+	fake_aws_answer(&fake, 200, cut);	/* ami-02 arrives, then the body stops */
+	fake_aws_answer(&fake, 200, page2);
+	assert_int_equal(ec2_describe_images(aws, &q, &list, &e), 0);
+	assert_int_equal(fake.calls, 3);
+	assert_int_equal(list.count, 3);
+	assert_string_equal(list.items[0].id, "ami-01");
+	assert_string_equal(list.items[1].id, "ami-02");
+	assert_string_equal(list.items[2].id, "ami-03");
+	ec2_image_list_release(&list);
+
+	/* cut on every attempt: an error, and nothing at all */
+	fake_aws_release(&fake);
+	aws_client_free(aws);
+	fake_aws_init(&fake);
+	aws = fake_aws_client(&fake, 2);
+	fake_aws_answer(&fake, 200, page1);
+	fake_aws_answer(&fake, 200, cut);
+	fake_aws_answer(&fake, 200, cut);
+	assert_int_equal(ec2_describe_images(aws, &q, &list, &e), ERR_PARSE);
+	assert_non_null(strstr(e.message, "malformed response to DescribeImages"));
+	assert_int_equal(list.count, 0);
+	assert_null(list.items);
+	aws_client_free(aws);
+	fake_aws_release(&fake);
+}
+
 /* Listings that fail after a good first page: the caller gets no images at all. */
 struct images_failure_case {
 	const char *name;
@@ -1750,6 +1805,7 @@ int main(void)
 			  &lt_request_cases[i]);
 	table_add("lt-request", "failures", test_lt_failures, NULL);
 	table_add("snapshots", "listing", test_snapshots_listing, NULL);
+	table_add("images", "cut-page-retried", test_images_cut_page_retried, NULL);
 	table_add("snapshots", "listing-failures", test_snapshots_listing_failures, NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(tags_cases); i++)
 		table_add("create-tags", tags_cases[i].name, test_create_tags, (void *)&tags_cases[i]);

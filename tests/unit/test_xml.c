@@ -300,6 +300,162 @@ static void test_many_siblings(void **state)
 	buf_release(&doc);
 }
 
+/* ---- stream ---- */
+
+/*
+ * A DescribeInstances page (two reservations, three instances, a
+ * nextToken) fed in chunks of a given size: the same instances come out,
+ * in order, and the skeleton keeps nextToken but neither the instances
+ * nor the reservations.
+ */
+static const char stream_doc[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	"<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n"
+	"  <requestId>r-1</requestId>\n"
+	"  <reservationSet>\n"
+	"    <item><reservationId>r-a</reservationId><ownerId>1</ownerId><instancesSet>\n"
+	"      <item><instanceId>i-1</instanceId><tagSet><item><key>Name</key>"
+	"<value>one &amp; only</value></item></tagSet></item>\n"
+	"      <item><instanceId>i-2</instanceId></item>\n"
+	"    </instancesSet></item>\n"
+	"    <item><reservationId>r-b</reservationId><instancesSet>\n"
+	"      <item><instanceId>i-3</instanceId><instanceState><name>running</name>"
+	"</instanceState></item>\n"
+	"    </instancesSet></item>\n"
+	"  </reservationSet>\n"
+	"  <nextToken>tok&lt;2&gt;</nextToken>\n"
+	"</DescribeInstancesResponse>\n";
+
+struct seen {
+	struct buf ids;		/* "i-1,i-2,..." */
+	int refuse_at;		/* refuse the n-th item (1-based); 0: none */
+	int count;
+};
+
+static int on_stream_item(void *ctx, const struct xml_node *item)
+{
+	struct seen *seen = ctx;
+	const char *name = xml_text(item, "tagSet/item/value");
+
+	seen->count++;
+	buf_appendf(&seen->ids, "%s%s", seen->ids.len ? "," : "", xml_text(item, "instanceId"));
+	if (name)
+		buf_appendf(&seen->ids, "(%s)", name);
+	return seen->count == seen->refuse_at ? ERR_PARSE : 0;
+}
+
+static int feed_chunks(struct xml_stream *s, const char *doc, size_t len, size_t chunk)
+{
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		int err = xml_stream_feed(s, view_make(doc + off, n));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static const char *const stream_items[] = { "reservationSet/item/instancesSet/item", NULL };
+static const char *const stream_drop[] = { "reservationSet/item", NULL };
+
+static void test_stream_chunks(void **state)
+{
+	static const size_t chunks[] = { 1, 7, 4096 };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(chunks); i++) {
+		struct seen seen = { BUF_INIT, 0, 0 };
+		struct xml_stream_options opts = { stream_items, stream_drop, on_stream_item, &seen, 0 };
+		struct xml_stream *s = xml_stream_new(&opts);
+		const struct xml_node *skeleton;
+
+		assert_int_equal(feed_chunks(s, stream_doc, strlen(stream_doc), chunks[i]), 0);
+		assert_int_equal(xml_stream_finish(s, &skeleton), 0);
+		assert_string_equal(buf_cstr(&seen.ids), "i-1(one & only),i-2,i-3");
+		assert_int_equal(xml_stream_items(s), 3);
+		assert_string_equal(skeleton->name, "DescribeInstancesResponse");
+		assert_string_equal(xml_text(skeleton, "nextToken"), "tok<2>");
+		assert_string_equal(xml_text(skeleton, "requestId"), "r-1");
+		assert_non_null(xml_child(skeleton, "reservationSet"));
+		assert_null(xml_child(xml_child(skeleton, "reservationSet"), "item"));
+		xml_stream_free(s);
+		buf_release(&seen.ids);
+	}
+}
+
+/* cut anywhere, the document is refused at the end; items seen before stay counted */
+static void test_stream_truncated(void **state)
+{
+	size_t len = strlen(stream_doc);
+
+	(void)state;
+	for (size_t cut = 0; cut < len - 1; cut += 13) {
+		struct seen seen = { BUF_INIT, 0, 0 };
+		struct xml_stream_options opts = { stream_items, stream_drop, on_stream_item, &seen, 0 };
+		struct xml_stream *s = xml_stream_new(&opts);
+		const struct xml_node *skeleton = (const void *)1;
+		int err = feed_chunks(s, stream_doc, cut, 5);
+
+		if (!err)
+			err = xml_stream_finish(s, &skeleton);
+		assert_int_equal(err, ERR_PARSE);
+		assert_null(skeleton);
+		assert_true(seen.count <= 3);
+		xml_stream_free(s);
+		buf_release(&seen.ids);
+	}
+}
+
+static void test_stream_refused_item(void **state)
+{
+	struct seen seen = { BUF_INIT, 2, 0 };
+	struct xml_stream_options opts = { stream_items, stream_drop, on_stream_item, &seen, 0 };
+	struct xml_stream *s = xml_stream_new(&opts);
+	const struct xml_node *skeleton;
+
+	(void)state;
+	assert_int_equal(feed_chunks(s, stream_doc, strlen(stream_doc), 7), ERR_PARSE);
+	assert_int_equal(seen.count, 2);	/* nothing after the refusal */
+	assert_int_equal(xml_stream_finish(s, &skeleton), ERR_PARSE);
+	assert_non_null(strstr(xml_stream_reason(s), "refused"));
+	xml_stream_free(s);
+	buf_release(&seen.ids);
+}
+
+/* what is held at once is bounded: one big item is refused, many small ones are not */
+static void test_stream_kept_limit(void **state)
+{
+	struct buf doc = BUF_INIT;
+	struct seen seen = { BUF_INIT, 0, 0 };
+	const char *const items[] = { "set/item", NULL };
+	struct xml_stream_options opts = { items, NULL, on_stream_item, &seen, 64 * 1024 };
+	struct xml_stream *s;
+	const struct xml_node *skeleton;
+
+	(void)state;
+	buf_appends(&doc, "<r><set>");
+	for (int i = 0; i < 20000; i++)
+		buf_appendf(&doc, "<item><instanceId>i-%d</instanceId></item>", i);
+	buf_appends(&doc, "</set></r>");
+	s = xml_stream_new(&opts);
+	assert_int_equal(feed_chunks(s, doc.ptr, doc.len, 4096), 0);
+	assert_int_equal(xml_stream_finish(s, &skeleton), 0);
+	assert_int_equal(seen.count, 20000);
+	xml_stream_free(s);
+
+	buf_reset(&doc);
+	buf_appends(&doc, "<r><set><item><instanceId>");
+	for (int i = 0; i < 20000; i++)
+		buf_appends(&doc, "0123456789");
+	buf_appends(&doc, "</instanceId></item></set></r>");
+	s = xml_stream_new(&opts);
+	assert_int_equal(feed_chunks(s, doc.ptr, doc.len, 4096), ERR_TOO_LARGE);
+	assert_int_equal(seen.count, 20000);
+	xml_stream_free(s);
+	buf_release(&doc);
+	buf_release(&seen.ids);
+}
+
 int main(void)
 {
 	int failed;
@@ -312,6 +468,10 @@ int main(void)
 	table_add("tree", "navigation", test_navigation, NULL);
 	table_add("tree", "free-null", test_free_null, NULL);
 	table_add("tree", "many-siblings", test_many_siblings, NULL);
+	table_add("stream", "chunks-1-7-4096", test_stream_chunks, NULL);
+	table_add("stream", "truncated-anywhere", test_stream_truncated, NULL);
+	table_add("stream", "refused-item", test_stream_refused_item, NULL);
+	table_add("stream", "kept-limit", test_stream_kept_limit, NULL);
 
 	failed = table_run("xml");
 	return failed;
