@@ -174,6 +174,11 @@ static int stream_listing(struct aws_client *aws, const char *action,
 
 static void instance_release(struct ec2_instance *inst)
 {
+	if (inst->block) {
+		free(inst->block);
+		memset(inst, 0, sizeof(*inst));
+		return;
+	}
 	free(inst->id);
 	free(inst->state);
 	free(inst->type);
@@ -208,25 +213,85 @@ static int64_t text_time(const struct xml_node *node, const char *path)
 	return v;
 }
 
+/* Lays strings out one after the other in an instance's block; NULL stays NULL. */
+struct packer {
+	char *next;
+};
+
+static char *pack(struct packer *p, const char *s)
+{
+	size_t n;
+	char *out;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	out = memcpy(p->next, s, n);
+	p->next += n;
+	return out;
+}
+
+static size_t packed_len(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+static const char *nonempty(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+/*
+ * One instance of a DescribeInstances page, in one allocation: the tag
+ * array, then every string.
+ */
 static int parse_instance(const struct xml_node *item, struct ec2_instance *inst)
 {
 	const struct xml_node *enis = xml_child(item, "networkInterfaceSet");
+	const struct xml_node *tag_set = xml_child(item, "tagSet");
 	const char *hib = xml_text(item, "hibernationOptions/configured");
+	const char *id = nonempty(xml_text(item, "instanceId"));
+	const char *state = nonempty(xml_text(item, "instanceState/name"));
+	const char *fields[5] = {
+		nonempty(xml_text(item, "instanceType")), nonempty(xml_text(item, "imageId")),
+		nonempty(xml_text(item, "privateIpAddress")),
+		nonempty(xml_text(item, "privateDnsName")), nonempty(xml_text(item, "ipAddress")),
+	};
+	size_t len = packed_len(id) + packed_len(state), ntags = 0;
+	struct packer p;
 
 	memset(inst, 0, sizeof(*inst));
-	inst->id = text_dup(item, "instanceId");
-	inst->state = text_dup(item, "instanceState/name");
-	if (!inst->id || !inst->state)
+	if (!id || !state)
 		return ERR_PARSE;
-	inst->type = text_dup(item, "instanceType");
-	inst->image_id = text_dup(item, "imageId");
-	inst->private_ip = text_dup(item, "privateIpAddress");
-	inst->private_dns_name = text_dup(item, "privateDnsName");
-	inst->public_ip = text_dup(item, "ipAddress");
+	for (size_t i = 0; i < 5; i++)
+		len += packed_len(fields[i]);
+	xml_for_each(t, tag_set, "item") {
+		const char *k = xml_text(t, "key"), *v = xml_text(t, "value");
+		if (!k)
+			continue;	/* EC2 never sends a tag without its key */
+		len += strlen(k) + 1 + (v ? strlen(v) : 0) + 1;
+		ntags++;
+	}
+	inst->block = xmalloc(ntags * sizeof(struct ec2_tag) + len);
+	inst->tags = ntags ? inst->block : NULL;
+	p.next = (char *)inst->block + ntags * sizeof(struct ec2_tag);
+	inst->id = pack(&p, id);
+	inst->state = pack(&p, state);
+	inst->type = pack(&p, fields[0]);
+	inst->image_id = pack(&p, fields[1]);
+	inst->private_ip = pack(&p, fields[2]);
+	inst->private_dns_name = pack(&p, fields[3]);
+	inst->public_ip = pack(&p, fields[4]);
+	xml_for_each(t, tag_set, "item") {
+		const char *k = xml_text(t, "key"), *v = xml_text(t, "value");
+		if (!k)
+			continue;
+		inst->tags[inst->tag_count].key = pack(&p, k);
+		inst->tags[inst->tag_count].value = pack(&p, v ? v : "");
+		inst->tag_count++;
+	}
 	inst->launch_time = text_time(item, "launchTime");
 	inst->hibernation_configured = hib && !strcmp(hib, "true");
-
-	parse_tags(xml_child(item, "tagSet"), &inst->tags, &inst->tag_count);
 	xml_for_each(eni, enis, "item") {
 		const char *index = xml_text(eni, "attachment/deviceIndex");
 		if (index && !strcmp(index, "0"))
