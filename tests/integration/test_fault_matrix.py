@@ -66,11 +66,12 @@ MANY = 100          # a fault that outlasts every retry
 # what each AWS fault class is in the emulator: (kind, count, AWS_MAX_ATTEMPTS)
 AWS_FAULTS = {
     "throttle": ("throttle", 2, ATTEMPTS),          # a burst the retries absorb
-    "error500": ("error500", MANY, ATTEMPTS),
+    # persistent faults: two attempts show the retry without the backoff of a third
+    "error500": ("error500", MANY, "2"),
     "slow": ("slow", 1, ATTEMPTS),
     "reset": ("reset", 1, ATTEMPTS),
     "truncated": ("truncate", 1, ATTEMPTS),         # half the body, then closed
-    "html": ("html", MANY, ATTEMPTS),               # a proxy's 502 page
+    "html": ("html", MANY, "2"),                    # a proxy's 502 page
     "expired_token": ("expired_token", MANY, ATTEMPTS),
     "lost_answer": ("lost_500", 1, "1"),            # acted, then a 500; no retry
 }
@@ -121,6 +122,16 @@ DRONE_FAULTS = {
     "error500": ("error500", MANY), "slow": ("slow", 1), "reset": ("reset", 1),
     "truncated": ("truncated", MANY), "html": ("html", MANY),
     "unauthorized": ("unauthorized", MANY), "down": ("reset", MANY),
+}
+
+
+# what an error message says of each fault (any of these)
+CAUSES = {
+    "error500": ("500", "InternalError", "InternalFailure", "InternalServerError"),
+    "html": ("502",),
+    "slow": ("timed out", "deadline", "time"),
+    "expired_token": ("ExpiredToken",),
+    "unauthorized": ("UnauthorizedOperation", "AccessDenied", "403", "401"),
 }
 
 
@@ -276,6 +287,7 @@ def arm(world, function, call, fault):
         st["denied_actions"] = [f"{SERVICE_OF[call]}:{call}"]
         world.aws.set_state(st)
     elif fault == "down":
+        env["AWS_MAX_ATTEMPTS"] = "2"
         world.aws.fault(call, "reset", count=MANY)
     else:
         kind, count, attempts = AWS_FAULTS[fault]
@@ -417,6 +429,10 @@ def check_invocations(world, function, call, fault, first, calls, timeout_ms, to
     assert took < limit_s, took
 
     label, errors = outcome(first)
+    if errors and fault in CAUSES:
+        # the first failed invocation met the fault: its message names it
+        message = errors[0]["body_json"]["errorMessage"]
+        assert any(c in message for c in CAUSES[fault]), (fault, message)
     for e in errors:
         assert ERROR_TYPE.match(e["error_type"]), e
         message = e["body_json"]["errorMessage"]
