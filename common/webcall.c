@@ -147,13 +147,51 @@ static void redact(struct buf *s, struct view secret)
 	buf_release_secret(&out);
 }
 
+/*
+ * The <title> of a page that starts like HTML ("<!DOCTYPE html", "<html"),
+ * what a proxy or load balancer answers in front of a service that is down;
+ * an empty view when there is none. Its first line ("<html>") says nothing.
+ */
+static bool html_page_title(struct view page, struct view *title)
+{
+	static const char *const starts[] = { "<!doctype html", "<html" };
+	const char *open, *close;
+	bool html = false;
+
+	*title = view_make(NULL, 0);
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		if (page.len >= strlen(starts[i]) &&
+		    !strncasecmp(page.ptr, starts[i], strlen(starts[i])))
+			html = true;
+	if (!html)
+		return false;
+	open = memmem(page.ptr, page.len, "<title>", 7);
+	if (!open)
+		return true;
+	open += 7;
+	close = memmem(open, (size_t)(page.ptr + page.len - open), "</title>", 8);
+	if (close)
+		*title = view_trim(view_make(open, (size_t)(close - open)));
+	return true;
+}
+
 void webcall_append_safe_line(struct buf *out, struct view text, const struct view *secrets,
 			      size_t secret_count, size_t max_chars)
 {
 	struct view v = view_trim(text);
-	struct buf line = BUF_INIT;
+	struct buf line = BUF_INIT, described = BUF_INIT;
+	struct view title;
 	size_t n = 0;
 
+	if (html_page_title(v, &title)) {
+		buf_appends(&described, "an HTML page");
+		if (title.len) {
+			buf_appends(&described, " (");
+			buf_appendv(&described, title);
+			buf_appends(&described, ")");
+		}
+		v = buf_view(&described);
+	}
 	while (n < v.len && v.ptr[n] != '\n' && v.ptr[n] != '\r')
 		n++;
 	buf_append(&line, v.ptr, n);
@@ -167,6 +205,7 @@ void webcall_append_safe_line(struct buf *out, struct view text, const struct vi
 	if (line.len > max_chars)
 		buf_appends(out, "...");
 	buf_release_secret(&line);
+	buf_release_secret(&described);
 }
 
 /* ---- retries ---- */

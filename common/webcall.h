@@ -35,7 +35,8 @@ int webcall_check_url(const char *url, const char *what, size_t *path_offset,
  * Appends the first line of `text`, with every occurrence of each secret
  * replaced by "[redacted]", control characters replaced by '?', and the result cut to max_chars ("..." added). The cut comes after
  * the redaction, so no prefix of a secret survives it. Empty secrets are
- * skipped.
+ * skipped. An HTML page (a proxy's error page) is named by its title,
+ * "an HTML page (502 Bad Gateway)", rather than by its first line.
  */
 void webcall_append_safe_line(struct buf *out, struct view text, const struct view *secrets,
 			      size_t secret_count, size_t max_chars);

@@ -59,15 +59,19 @@ Control API (plain JSON, no signature):
     POST /_emu/faults           replace the rules: [{"action": "Op" | "*",
                                   "service": optional, "kind": "throttle" |
                                   "error500" | "slow" | "reset" | "truncate" |
-                                  "malformed" | "lost_reset" | "lost_500" |
+                                  "malformed" | "html" | "expired_token" |
+                                  "lost_reset" | "lost_500" |
                                   "lost_timeout", "count": N, "delay_s": S}]
     POST /_emu/config           {"page_size": N | null}
     POST /_emu/shutdown
 Faults fire once the call is identified, before authentication.  Two classes:
 
 * failing before acting: ``throttle`` (a throttling error), ``error500`` (a 500
-  before the action runs), ``reset`` (the connection is reset) and
-  ``malformed`` (a garbled 200) never run the action;
+  before the action runs), ``reset`` (the connection is reset),
+  ``malformed`` (a garbled 200), ``html`` (a proxy's HTML error page, 502
+  text/html) and ``expired_token`` (the session token has expired:
+  ``ExpiredToken``, or ``ExpiredTokenException`` for JSON services, in the
+  service's own error document) never run the action;
 * acting and losing the answer ("lost answer", for any action, listing or
   destructive): the action runs and takes effect (the call log records its
   real status, and ``fault`` names the kind), then the client gets
@@ -208,6 +212,7 @@ PROTOCOL_ERRORS = {
         'unknown_key': ('AuthFailure', 401),
         'bad_signature': ('AuthFailure', 401),
         'expired': ('RequestExpired', 400),
+        'expired_token': ('ExpiredToken', 400),
         'throttle': ('RequestLimitExceeded', 503),
         'denied': ('UnauthorizedOperation', 403),
         'internal': ('InternalError', 500),
@@ -225,6 +230,7 @@ PROTOCOL_ERRORS = {
         'unknown_key': ('InvalidClientTokenId', 403),
         'bad_signature': ('SignatureDoesNotMatch', 403),
         'expired': ('SignatureDoesNotMatch', 403),
+        'expired_token': ('ExpiredToken', 403),
         'throttle': ('Throttling', 400),
         'denied': ('AccessDenied', 403),
         'internal': ('InternalFailure', 500),
@@ -242,6 +248,7 @@ PROTOCOL_ERRORS = {
         'unknown_key': ('UnrecognizedClientException', 400),
         'bad_signature': ('SignatureDoesNotMatch', 403),
         'expired': ('InvalidSignatureException', 400),
+        'expired_token': ('ExpiredTokenException', 400),
         'throttle': ('ThrottlingException', 400),
         'denied': ('AccessDeniedException', 400),
         'internal': ('InternalServerError', 500),
@@ -1425,7 +1432,11 @@ def action(service, operation):
 
 
 FAULT_KINDS = ('throttle', 'error500', 'slow', 'reset', 'truncate', 'malformed',
-               'lost_reset', 'lost_500', 'lost_timeout')
+               'html', 'expired_token', 'lost_reset', 'lost_500', 'lost_timeout')
+# What a proxy or load balancer in front of a service answers when the
+# service behind it is down: its own HTML page, not the service's document.
+HTML_ERROR_PAGE = (b'<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n'
+                   b'<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n')
 # The action runs (and takes effect), then its answer is lost.
 LOST_ANSWER_KINDS = ('truncate', 'lost_reset', 'lost_500', 'lost_timeout')
 # How long a lost_timeout withholds the answer when the rule gives no delay_s.
@@ -2636,6 +2647,12 @@ def handle_aws(emu, method, url, headers, body, connection=None):
             elif fault['kind'] == 'reset':
                 call['status'] = 0
                 return Reply(fault='reset')
+            elif fault['kind'] == 'html':
+                call['status'] = 502
+                return Reply(502, HTML_ERROR_PAGE, 'text/html')
+            elif fault['kind'] == 'expired_token':
+                raise protocol_error(protocol, 'expired_token',
+                                     'The security token included in the request is expired')
             elif fault['kind'] == 'malformed':
                 call['status'] = 200
                 ct = 'application/x-amz-json-1.1' if protocol == 'json' else 'text/xml;charset=UTF-8'

@@ -602,6 +602,31 @@ def test_fault_malformed(awsemu, ec2):
         json.loads(text)
 
 
+def test_fault_html_is_a_proxys_page_and_does_not_act(awsemu, ec2):
+    awsemu.fault('StopInstances', 'html')
+    status, headers, text = raw_call(awsemu, urlencode(
+        {'Action': 'StopInstances', 'Version': '2016-11-15', 'InstanceId.1': 'i-0a1b2c3d4e5f00001'}))
+    assert status == 502
+    assert {k.lower(): v for k, v in headers.items()}['content-type'] == 'text/html'
+    assert text.startswith('<html>') and 'Bad Gateway' in text
+    assert awsemu.calls()[-1]['fault'] == 'html' and awsemu.calls()[-1]['status'] == 502
+    assert awsemu.instance('i-0a1b2c3d4e5f00001')['state'] == 'running'
+
+
+def test_fault_expired_token_in_each_services_document(awsemu, ec2):
+    awsemu.fault('*', 'expired_token', count=3)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ec2.stop_instances(InstanceIds=['i-0a1b2c3d4e5f00001'])
+    assert client_error(e) == ('ExpiredToken', 400)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        awsemu.client('autoscaling').describe_auto_scaling_groups()
+    assert client_error(e) == ('ExpiredToken', 403)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        awsemu.client('ssm').get_parameter(Name='x')
+    assert client_error(e) == ('ExpiredTokenException', 400)
+    assert awsemu.instance('i-0a1b2c3d4e5f00001')['state'] == 'running'
+
+
 def test_fault_rules_are_validated(awsemu):
     import urllib.error
     with pytest.raises(urllib.error.HTTPError) as e:

@@ -373,6 +373,11 @@ static void test_reason_is_one_short_line(void **state)
 		buf_appendc(&long_body, (char)('a' + i % 26));
 	fake_aws_answer(&fx.fake, 400, buf_cstr(&long_body));
 	fake_aws_answer(&fx.fake, 400, "bad\tpayload\x01!");
+	/* a proxy's page: named by its title, not by "<html>" */
+	fake_aws_answer(&fx.fake, 403,
+			"\r\n<HTML>\r\n<head><title> 403 Forbidden </title></head>\r\n<body>...</body>");
+	fake_aws_answer(&fx.fake, 404, "<!DOCTYPE html><html><body>Not Found</body></html>");
+	fake_aws_answer(&fx.fake, 404, "<html><title>unfinished");
 
 	assert_int_equal(post_text(&fx, "x", 0, &errmsg), ERR_HTTP);
 	assert_string_equal(buf_cstr(&errmsg), "Slack answered 404: no_service");
@@ -387,6 +392,16 @@ static void test_reason_is_one_short_line(void **state)
 	buf_reset(&errmsg);
 	assert_int_equal(post_text(&fx, "x", 0, &errmsg), ERR_HTTP);
 	assert_string_equal(buf_cstr(&errmsg), "Slack answered 400: bad?payload?!");
+
+	buf_reset(&errmsg);
+	assert_int_equal(post_text(&fx, "x", 0, &errmsg), ERR_HTTP);
+	assert_string_equal(buf_cstr(&errmsg), "Slack answered 403: an HTML page (403 Forbidden)");
+	buf_reset(&errmsg);
+	assert_int_equal(post_text(&fx, "x", 0, &errmsg), ERR_HTTP);
+	assert_string_equal(buf_cstr(&errmsg), "Slack answered 404: an HTML page");
+	buf_reset(&errmsg);
+	assert_int_equal(post_text(&fx, "x", 0, &errmsg), ERR_HTTP);
+	assert_string_equal(buf_cstr(&errmsg), "Slack answered 404: an HTML page");
 
 	buf_release(&errmsg);
 	buf_release(&long_body);
