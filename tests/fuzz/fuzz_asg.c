@@ -9,7 +9,8 @@
  *
  * Beyond "no crash, no leak": whatever a parser accepts is complete (every
  * group named, every template reference followable, every instance with its
- * id and states), and a refused page leaves only whole entries behind.
+ * id and states, every tag with its key and value), and a refused page
+ * leaves only whole entries behind.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,13 @@ static void check_groups(const struct asg_group_list *list)
 		for (size_t n = 0; n < g->instance_count; n++)
 			if (!g->instances[n].id || !g->instances[n].lifecycle_state ||
 			    !g->instances[n].health_status)
+				__builtin_trap();
+		/* tags: each with a key and a value ("" when none), found by its key */
+		if (!g->tag_count != !g->tags)
+			__builtin_trap();
+		for (size_t t = 0; t < g->tag_count; t++)
+			if (!g->tags[t].key || !g->tags[t].value ||
+			    !asg_group_tag(g, g->tags[t].key))
 				__builtin_trap();
 	}
 }
