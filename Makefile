@@ -190,7 +190,14 @@ $(HCL2JSON): tests/terraform/package.json tests/terraform/package-lock.json
 	$(Q)npm ci --no-audit --no-fund --silent --prefix tests/terraform
 	@touch $@
 
-test: all tools asan nss-trap dyn unit fuzz $(BUILD)/bench/scaler_sim $(HCL2JSON)
+# memcheck for tests/integration/test_memory.py (not in scripts/deps.sh: changing
+# that file rebuilds every dependency)
+VALGRIND := /usr/bin/valgrind
+$(VALGRIND):
+	$(call say,APT,valgrind)
+	$(Q)apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind
+
+test: all tools asan nss-trap dyn unit fuzz $(BUILD)/bench/scaler_sim $(HCL2JSON) $(VALGRIND)
 	tests/run.sh $(BUILD)
 
 demo: all

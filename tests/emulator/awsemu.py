@@ -2780,6 +2780,9 @@ def handle_control(emu, server, method, path, body):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'   # keep-alive; every reply has Content-Length
+    # headers and body go out as two writes: without this, Nagle's algorithm
+    # holds the body until the client's delayed ACK (40 ms an answer)
+    disable_nagle_algorithm = True
     server_version = 'AmazonEmulator'
 
     def version_string(self):
