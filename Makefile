@@ -3,6 +3,7 @@
 #   make            build/<fn>/bootstrap and build/<fn>.zip for every functions/<fn>
 #   make test       install what is missing, build everything, run every test
 #   make demo       one night of housekeeping on a small emulated dev cloud
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (180) each
 #   make bench      build and run the scaler's day-of-CI simulator (bench/scaler_sim)
 #   make deps       fetch and build third-party libraries (run automatically)
 #   make clean      remove build/ (keeps nothing)
@@ -180,7 +181,11 @@ asan: $(foreach f,$(FUNCTIONS),$(BUILD)/asan/$(f)/bootstrap)
 nss-trap: $(foreach f,$(FUNCTIONS),$(BUILD)/nss-trap/$(f)/bootstrap)
 dyn: $(foreach f,$(FUNCTIONS),$(BUILD)/dyn/$(f)/bootstrap)
 unit: $(foreach t,$(UNIT_TESTS),$(BUILD)/asan/tests/$(t))
-fuzz: $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
+FUZZ_BINS := $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
+# every fuzz target for FUZZ_SECONDS each (make test runs each for 10 s)
+FUZZ_SECONDS ?= 180
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh -s $(FUZZ_SECONDS) $(BUILD)
 
 # the HCL parser of the terraform/ checks (npm @cdktf/hcl2json, pinned by package-lock.json)
 HCL2JSON := tests/terraform/node_modules/@cdktf/hcl2json/package.json
@@ -197,7 +202,7 @@ $(VALGRIND):
 	$(call say,APT,valgrind)
 	$(Q)apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind
 
-test: all tools asan nss-trap dyn unit fuzz $(BUILD)/bench/scaler_sim $(HCL2JSON) $(VALGRIND)
+test: all tools asan nss-trap dyn unit $(FUZZ_BINS) $(BUILD)/bench/scaler_sim $(HCL2JSON) $(VALGRIND)
 	tests/run.sh $(BUILD)
 
 demo: all

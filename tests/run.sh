@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 export DEVCLOUD_BUILD=$build
 passed=0 failed=0 skipped=0
-fuzz_seconds=${FUZZ_SECONDS:-5}
+fuzz_seconds=${FUZZ_SECONDS:-10}
 
 echo "== unit tests (cmocka, ASan/UBSan)"
 for t in "$build"/asan/tests/test_*; do
