@@ -14,6 +14,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "autoscaling.h"
 #include "xml.h"
@@ -50,6 +51,41 @@ static void check_groups(const struct asg_group_list *list)
 	}
 }
 
+static bool is_true(const char *text)
+{
+	return text && !strcmp(text, "true");
+}
+
+/*
+ * Scale-in protection, of the group's new instances and of each instance,
+ * is exactly what the document says ("true"), member by member, in order.
+ */
+static void check_protection(const struct xml_node *root, const struct asg_group_list *list)
+{
+	const struct xml_node *groups =
+		xml_path(root, "DescribeAutoScalingGroupsResult/AutoScalingGroups");
+	size_t i = 0;
+
+	xml_for_each(m, groups, "member") {
+		const struct asg_group *g;
+		size_t n = 0;
+
+		if (i >= list->count)
+			break;
+		g = &list->items[i++];
+		if (g->new_instances_protected_from_scale_in !=
+		    is_true(xml_text(m, "NewInstancesProtectedFromScaleIn")))
+			__builtin_trap();
+		xml_for_each(inst, xml_child(m, "Instances"), "member") {
+			if (n >= g->instance_count)
+				break;
+			if (g->instances[n++].protected_from_scale_in !=
+			    is_true(xml_text(inst, "ProtectedFromScaleIn")))
+				__builtin_trap();
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct asg_group_list groups = ASG_GROUP_LIST_INIT;
@@ -61,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* accepted or not, what is in the list must be whole */
 	(void)!asg_parse_groups(root, &groups);
 	check_groups(&groups);
+	check_protection(root, &groups);
 	(void)!asg_parse_launch_configurations(root, &configs);
 	for (size_t i = 0; i < configs.count; i++)
 		if (!configs.items[i].name || !*configs.items[i].name ||
