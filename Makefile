@@ -161,7 +161,7 @@ $(BUILD)/asan/tools/%: tests/tools/%.c $(ASAN_COMMON_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Ifunctions -o $@ $^ $(LIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=c17 -g -O1 -Ifunctions -fsanitize=fuzzer,address,undefined \

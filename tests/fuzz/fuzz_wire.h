@@ -126,13 +126,20 @@ static inline long fuzz_wire_split(struct view answer, struct view *headers, str
 	return status;
 }
 
-/* Fills resp from the next answer, as the transport does; 0 or ERR_HTTP. */
+/*
+ * Fills resp from the next answer, as http_client_do() does: what resp held
+ * from an earlier attempt goes first (callers reuse it across retries);
+ * 0 or ERR_HTTP.
+ */
 static inline int fuzz_wire_answer(struct fuzz_wire *w, struct http_response *resp,
 				   struct buf *errmsg)
 {
 	struct view answer, headers, body;
 	long status;
 
+	buf_reset(&resp->body);
+	buf_reset(&resp->headers);
+	resp->status = 0;
 	if (++w->calls > FUZZ_WIRE_MAX_CALLS || !fuzz_wire_next(w, &answer)) {
 		buf_appends(errmsg, "connection reset by peer (no more answers)");
 		w->last_status = 0;
