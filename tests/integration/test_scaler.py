@@ -18,12 +18,13 @@ from harness import AwsEmu, DroneEmu, run_lambda, scheduled_event, drone_stage
 
 GROUP = "drone-agents"
 SCHEDULED = scheduled_event("devcloud-scaler", time="2026-12-04T10:00:00Z")
-NOW = datetime.datetime.now(datetime.timezone.utc)
 DRAINING = "devcloud:draining-since"
 
 
 def iso(minutes_ago):
-    return (NOW - datetime.timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # now, not when the module was imported: the suite runs for minutes before these tests
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (now - datetime.timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def agent(n):
