@@ -3,6 +3,7 @@
 #   make            build/<fn>/bootstrap and build/<fn>.zip for every functions/<fn>
 #   make test       install what is missing, build everything, run every test
 #   make demo       one night of housekeeping on a small emulated dev cloud
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (180) each
 #   make bench      the scaler's day-of-CI simulator (bench/scaler_sim), then ours vs. a
 #                   Python + boto3 reference (bench/run.py: writes bench/RESULTS.md, README)
 #   make deps       fetch and build third-party libraries (run automatically)
@@ -56,12 +57,14 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 OBJ      := $(BUILD)/obj
 ASAN_OBJ := $(BUILD)/asan/obj
 COMMON_OBJ      := $(patsubst %.c,$(OBJ)/%.o,$(COMMON_SRC)) $(OBJ)/cJSON.o
+DYN_OBJ  := $(BUILD)/dyn/obj
+DYN_COMMON_OBJ  := $(patsubst %.c,$(DYN_OBJ)/%.o,$(COMMON_SRC)) $(DYN_OBJ)/cJSON.o
 ASAN_COMMON_OBJ := $(patsubst %.c,$(ASAN_OBJ)/%.o,$(COMMON_SRC) $(FN_LIB_SRC)) $(ASAN_OBJ)/cJSON.o
 
 BOOTSTRAPS := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f)/bootstrap)
 ZIPS       := $(foreach f,$(FUNCTIONS),$(BUILD)/$(f).zip)
 
-.PHONY: all deps test unit demo bench bench-deps clean tools asan nss-trap fuzz format check-static
+.PHONY: all deps test unit demo bench bench-deps clean tools asan nss-trap dyn fuzz format check-static
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -75,7 +78,7 @@ $(STAMP): scripts/deps.sh
 
 # ---- static objects and binaries ----
 
-$(OBJ)/runtime/lambda.o $(ASAN_OBJ)/runtime/lambda.o: $(VERSION_FILE)
+$(OBJ)/runtime/lambda.o $(ASAN_OBJ)/runtime/lambda.o $(DYN_OBJ)/runtime/lambda.o: $(VERSION_FILE)
 
 $(OBJ)/cJSON.o: $(STAMP)
 	@mkdir -p $(dir $@)
@@ -104,12 +107,32 @@ $(BUILD)/$(1).zip: $(BUILD)/$(1)/bootstrap scripts/zip.py
 	$(call say,ZIP,$$@)
 	$(Q)$(PYTHON) scripts/zip.py $$@ $$<
 
+# dynamically linked, -O1 -g, not stripped: valgrind sees glibc's malloc (tests/integration/test_memory.py)
+$(BUILD)/dyn/$(1)/bootstrap: $(patsubst %.c,$(DYN_OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(DYN_COMMON_OBJ)
+	@mkdir -p $$(dir $$@)
+	$(call say,LD,$$@)
+	$(Q)$(CC) -o $$@ $$^ $(LIBS)
+
 $(BUILD)/asan/$(1)/bootstrap: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(ASAN_COMMON_OBJ)
 	@mkdir -p $$(dir $$@)
 	$(call say,LD,$$@)
 	$(Q)$(CC) $(ASAN) -o $$@ $$(filter-out $(patsubst %.c,$(ASAN_OBJ)/%.o,$(filter-out functions/$(1)/%,$(FN_LIB_SRC))),$$^) $(LIBS)
 endef
 $(foreach f,$(FUNCTIONS),$(eval $(call function_rules,$(f))))
+
+# ---- the dynamic build valgrind runs ----
+
+DYN_CFLAGS := -std=c17 -O1 -g $(WARN)
+
+$(DYN_OBJ)/cJSON.o: $(STAMP)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c17 -O1 -g -w -I$(PREFIX)/include -c -o $@ $(PREFIX)/src/cJSON.c
+
+$(DYN_OBJ)/%.o: %.c $(HEADERS) $(STAMP)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(DYN_CFLAGS) -c -o $@ $<
 
 # ---- sanitizer builds, unit tests and test tools ----
 
@@ -139,7 +162,7 @@ $(BUILD)/asan/tools/%: tests/tools/%.c $(ASAN_COMMON_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN) -Ifunctions -o $@ $^ $(LIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(COMMON_SRC) $(FN_LIB_SRC) $(HEADERS) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=c17 -g -O1 -Ifunctions -fsanitize=fuzzer,address,undefined \
@@ -172,8 +195,13 @@ bench-deps:
 tools: $(foreach t,$(TOOLS),$(BUILD)/tools/$(t) $(BUILD)/asan/tools/$(t))
 asan: $(foreach f,$(FUNCTIONS),$(BUILD)/asan/$(f)/bootstrap)
 nss-trap: $(foreach f,$(FUNCTIONS),$(BUILD)/nss-trap/$(f)/bootstrap)
+dyn: $(foreach f,$(FUNCTIONS),$(BUILD)/dyn/$(f)/bootstrap)
 unit: $(foreach t,$(UNIT_TESTS),$(BUILD)/asan/tests/$(t))
-fuzz: $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
+FUZZ_BINS := $(foreach z,$(FUZZERS),$(BUILD)/fuzz/$(z))
+# every fuzz target for FUZZ_SECONDS each (make test runs each for 10 s)
+FUZZ_SECONDS ?= 180
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh -s $(FUZZ_SECONDS) $(BUILD)
 
 # the HCL parser of the terraform/ checks (npm @cdktf/hcl2json, pinned by package-lock.json)
 HCL2JSON := tests/terraform/node_modules/@cdktf/hcl2json/package.json
@@ -183,7 +211,14 @@ $(HCL2JSON): tests/terraform/package.json tests/terraform/package-lock.json
 	$(Q)npm ci --no-audit --no-fund --silent --prefix tests/terraform
 	@touch $@
 
-test: all tools asan nss-trap unit fuzz $(BUILD)/bench/scaler_sim $(HCL2JSON)
+# memcheck for tests/integration/test_memory.py (not in scripts/deps.sh: changing
+# that file rebuilds every dependency)
+VALGRIND := /usr/bin/valgrind
+$(VALGRIND):
+	$(call say,APT,valgrind)
+	$(Q)apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind
+
+test: all tools asan nss-trap dyn unit $(FUZZ_BINS) $(BUILD)/bench/scaler_sim $(HCL2JSON) $(VALGRIND)
 	tests/run.sh $(BUILD)
 
 demo: all
@@ -203,4 +238,4 @@ format:
 	clang-format -i $(COMMON_SRC) $(HEADERS) $(wildcard functions/*/*.c tests/unit/*.c tests/tools/*.c)
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tools $(BUILD)/fuzz $(BUILD)/nss-trap $(BUILD)/bench $(BOOTSTRAPS) $(ZIPS)
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/dyn $(BUILD)/tools $(BUILD)/fuzz $(BUILD)/nss-trap $(BUILD)/bench $(BOOTSTRAPS) $(ZIPS)

@@ -28,6 +28,8 @@ Control API (plain JSON):
                          the faults still pending. Every /next that got a
                          fault is counted in results' "next_faults_served".
     GET  /_rt/results    everything recorded so far
+    GET  /_rt/progress   counts only, cheap however many invocations ran:
+                         {"queued", "delivered", "done", "next_calls"}
     POST /_rt/shutdown
 
 Run:  /usr/bin/python3 tests/emulator/rtemu.py --port-file F [--events E]
@@ -175,6 +177,12 @@ class Runtime:
 
     # -- runtime side -------------------------------------------------------
 
+    def progress(self):
+        with self.cond:
+            states = collections.Counter(i['state'] for i in self.invocations.values())
+            return {'queued': states['queued'], 'delivered': states['delivered'],
+                    'done': states['done'], 'next_calls': self.next_calls}
+
     def next_invocation(self):
         """Block until an event is queued; returns (invocation, headers) or None."""
         with self.cond:
@@ -273,6 +281,9 @@ def _err(error_type, message):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'   # keep-alive; every reply has Content-Length
+    # headers and body go out as two writes: without this, Nagle's algorithm
+    # holds the body until the client's delayed ACK (40 ms an answer)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
@@ -365,6 +376,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if self.path == '/_rt/results':
             self._reply(200, rt.results())
+            return
+        if self.path == '/_rt/progress':
+            self._reply(200, rt.progress())
             return
         self._reply(404, _err('NotFound', f'no route GET {self.path}'))
 
