@@ -482,12 +482,15 @@ static int mark(struct run *run, const char *id, const char *reason, struct aws_
 /* Removes the draining mark of a member a stage landed on. */
 static int unmark(struct run *run, const char *id, struct aws_error *e)
 {
-	static const char *const keys[] = { SCALER_DRAINING_TAG, SCALER_DRAIN_REASON_TAG,
-					    SCALER_DRAINED_FROM_TAG, SCALER_DRAIN_COMMAND_TAG };
+	static const char *const keys[] = { SCALER_DRAIN_COMMAND_TAG, SCALER_DRAIN_REASON_TAG,
+					    SCALER_DRAINED_FROM_TAG, SCALER_DRAINING_TAG };
 	const char *ids[] = { id };
 	int err = 0;
 
-	/* the draining mark first: without it, the others mean nothing */
+	/*
+	 * The draining mark last: an undo cut short leaves the member marked,
+	 * and the next run undoes it again, never a stray tag on a live agent.
+	 */
 	for (size_t i = 0; !err && i < sizeof(keys) / sizeof(keys[0]); i++)
 		err = ec2_delete_tags(run->s->aws, ids, 1, keys[i], run->dry_run, e);
 	return err;
@@ -573,6 +576,14 @@ static const char *member_runner(const struct run *run, const char *id)
 	return inst ? runner_name(run->s, inst) : NULL;
 }
 
+static bool mark_complete(const struct run *run, const char *id)
+{
+	const struct ec2_instance *inst = find_instance(&run->members, id);
+	const char *from = inst ? ec2_instance_tag(inst, SCALER_DRAINED_FROM_TAG) : NULL;
+
+	return from && !strcmp(from, run->s->group);
+}
+
 static bool drain_was_sent(const struct run *run, const char *id)
 {
 	const struct ec2_instance *inst = find_instance(&run->members, id);
@@ -598,6 +609,15 @@ static void drain_member(struct run *run, const char *id, bool marked)
 	if (!instance_id_valid(id)) {
 		skip_action(&run->result, id, "not drained: not an instance id");
 		return;
+	}
+	if (marked && !mark_complete(run, id)) {
+		/* a mark cut short: without drained-from the reaper would never find it */
+		const char *ids[] = { id };
+		if (ec2_create_tags(run->s->aws, ids, 1, SCALER_DRAINED_FROM_TAG, run->s->group,
+				    run->dry_run, &e)) {
+			fail_action(&run->result, id, "completing its draining mark", &e);
+			return;
+		}
 	}
 	if (!marked) {
 		if (mark(run, id, "scale-in", &e)) {

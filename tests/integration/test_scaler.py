@@ -432,7 +432,7 @@ def test_token_from_ssm_never_shows(aws, drone):
 
 # ---- every destructive call: a lost answer or a failure before acting, then the next runs ----
 
-SETTLED = {"stopping": "stopped", "shutting-down": "terminated"}
+SETTLED = {"stopping": "stopped", "shutting-down": "terminated", "pending": "running"}
 
 
 def settled(aws):
@@ -553,3 +553,51 @@ def test_a_spot_drained_member_once_idle_is_detached_without_a_second_drain(aws,
     assert out["detached"] == [agent(2)] and out["failed"] == []
     assert aws.calls("SendCommand") == []
     assert members(aws) == [agent(1)]
+
+
+# the two destructive calls the scenarios above never reach: undoing a mark, replacing an agent
+
+def undo_scenario(aws, drone):
+    st = account(n_members=1)
+    st["instances"][0]["tags"].update({DRAINING: iso(1), "devcloud:drained-from": GROUP,
+                                       "devcloud:drain-reason": "scale-in"})
+    aws.set_state(st)
+    drone.set_stages([running(1, agent(1))])
+
+
+def unreachable_scenario(aws, drone):
+    st = account(n_members=2)
+    st["instances"][1]["ssm"] = None
+    aws.set_state(st)
+    drone.set_stages([running(k, agent(1)) for k in range(1, 5)] + [drone_stage(9)])
+
+
+@pytest.mark.parametrize("kind", ["lost_reset", "lost_500", "throttle", "error500"])
+@pytest.mark.parametrize("action,setup", [("DeleteTags", undo_scenario),
+                                          ("SetInstanceHealth", unreachable_scenario)])
+def test_a_fault_on_undo_or_replace_converges(aws, drone, action, setup, kind):
+    extra = {"REPLACE_UNHEALTHY": "true", "AWS_MAX_ATTEMPTS": "1"}
+    runs = (SCHEDULED, SCHEDULED)
+    setup(aws, drone)
+    run(aws, drone, events=runs, **extra)
+    want = settled(aws)
+
+    setup(aws, drone)
+    aws.fault(action, kind, count=1)
+    r = run(aws, drone, events=runs, **extra)
+    assert [c for c in aws.calls(action) if c.get("fault") == kind], "the fault never fired"
+    assert all(x is not None for x in r.results)
+    assert r.results[-1]["kind"] == "response", r.results[-1]
+    assert settled(aws) == want
+
+
+def test_a_mark_cut_short_is_completed_before_the_detach(aws, drone):
+    # draining-since written, drained-from lost: detached as is, the reaper would never see it
+    st = account(n_members=2)
+    st["instances"][1]["tags"].update({DRAINING: iso(3), "devcloud:drain-reason": "scale-in"})
+    aws.set_state(st)
+    drone.set_stages([running(1, agent(1))])
+    r = run(aws, drone, events=(SCHEDULED, SCHEDULED))
+    assert r.response(0)["detached"] == [agent(2)]
+    assert instance(aws, agent(2))["tags"]["devcloud:drained-from"] == GROUP
+    assert r.response(1)["terminated"] == [agent(2)]      # powered off by its drain, reaped
