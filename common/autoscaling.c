@@ -210,21 +210,22 @@ static int add_group(void *list, const struct xml_node *m)
  * there): without it this is some other document, such as an error,
  * and reading it as "no groups" would hide every group in use.
  */
-static int check_groups_page(void *list, const struct xml_node *root)
+/* The container a page of each listing must have (an error document has none). */
+#define GROUPS_PATH "DescribeAutoScalingGroupsResult/AutoScalingGroups"
+#define LAUNCH_CONFIGURATIONS_PATH "DescribeLaunchConfigurationsResult/LaunchConfigurations"
+
+static int check_groups_page(const struct xml_node *root)
 {
-	(void)list;
-	if (strcmp(root->name, "DescribeAutoScalingGroupsResponse") ||
-	    !xml_path(root, "DescribeAutoScalingGroupsResult/AutoScalingGroups"))
+	if (strcmp(root->name, "DescribeAutoScalingGroupsResponse") || !xml_path(root, GROUPS_PATH))
 		return ERR_PARSE;
 	return 0;
 }
 
 int asg_parse_groups(const struct xml_node *root, struct asg_group_list *out)
 {
-	if (check_groups_page(out, root))
+	if (check_groups_page(root))
 		return ERR_PARSE;
-	xml_for_each(m, xml_path(root, "DescribeAutoScalingGroupsResult/AutoScalingGroups"),
-		     "member") {
+	xml_for_each(m, xml_path(root, GROUPS_PATH), "member") {
 		if (add_group(out, m))
 			return ERR_PARSE;
 	}
@@ -245,56 +246,15 @@ static size_t *count_groups(void *list)
 }
 
 /*
- * A listing parsed as it streams in: items are added as they arrive, and
- * those of a page whose attempt failed half-way are dropped (down to
- * `mark`, the length when the page began) before the next attempt.
- */
-struct listing {
-	void *list;
-	size_t mark;
-	const char *path;	/* of the items */
-	size_t *(*count)(void *list);
-	void (*truncate)(void *list, size_t n);
-	int (*add)(void *list, const struct xml_node *item);
-	int (*check)(void *list, const struct xml_node *skeleton);
-};
-
-static void listing_attempt(void *ctx, bool retry)
-{
-	struct listing *l = ctx;
-
-	if (retry)
-		l->truncate(l->list, l->mark);
-	else
-		l->mark = *l->count(l->list);
-}
-
-static int listing_item(void *ctx, const struct xml_node *item)
-{
-	struct listing *l = ctx;
-
-	return l->add(l->list, item);
-}
-
-static int listing_page(void *ctx, const struct xml_node *skeleton)
-{
-	struct listing *l = ctx;
-
-	return l->check(l->list, skeleton);
-}
-
-/*
  * Every page of `action`, once for all (names NULL) or once per batch of
  * names sent as `list_key`.member.N. A names array that is present but
  * empty asks for nothing: sending no names would list everything instead.
  */
 static int describe_by_names(struct aws_client *aws, const char *action, const char *list_key,
-			     const char *const *names, struct listing *l, struct aws_error *error)
+			     const char *const *names, const char *path, struct aws_listing *l,
+			     struct aws_error *error)
 {
-	const char *const paths[] = { l->path, NULL };
-	const struct aws_xml_items items = {
-		paths, NULL, listing_item, listing_page, listing_attempt, l,
-	};
+	const char *const paths[] = { path, NULL };
 	size_t next = 0;
 	int err = 0;
 
@@ -309,8 +269,8 @@ static int describe_by_names(struct aws_client *aws, const char *action, const c
 						i + 1);
 		}
 		aws_params_add(&params, "MaxRecords", ASG_MAX_RECORDS);
-		err = aws_query_items(aws, &aws_service_autoscaling, action, &params, &items,
-				      error);
+		err = aws_query_listing(aws, &aws_service_autoscaling, action, &params, paths, NULL,
+					l, error);
 		aws_params_release(&params);
 	} while (!err && names && names[next]);
 	return err;
@@ -319,10 +279,11 @@ static int describe_by_names(struct aws_client *aws, const char *action, const c
 int asg_describe_groups(struct aws_client *aws, const char *const *names,
 			struct asg_group_list *out, struct aws_error *error)
 {
-	struct listing l = { out, 0, "DescribeAutoScalingGroupsResult/AutoScalingGroups/member",
-			     count_groups, truncate_groups, add_group, check_groups_page };
+	struct aws_listing l = { .list = out, .count = count_groups, .truncate = truncate_groups,
+				 .add = add_group, .root = "DescribeAutoScalingGroupsResponse",
+				 .container = GROUPS_PATH };
 	int err = describe_by_names(aws, "DescribeAutoScalingGroups", "AutoScalingGroupNames",
-				    names, &l, error);
+				    names, GROUPS_PATH "/member", &l, error);
 	if (err)
 		asg_group_list_release(out);
 	return err;
@@ -363,11 +324,10 @@ static int add_launch_configuration(void *list, const struct xml_node *m)
 }
 
 /* required in the answer, as AutoScalingGroups is above */
-static int check_launch_configurations_page(void *list, const struct xml_node *root)
+static int check_launch_configurations_page(const struct xml_node *root)
 {
-	(void)list;
 	if (strcmp(root->name, "DescribeLaunchConfigurationsResponse") ||
-	    !xml_path(root, "DescribeLaunchConfigurationsResult/LaunchConfigurations"))
+	    !xml_path(root, LAUNCH_CONFIGURATIONS_PATH))
 		return ERR_PARSE;
 	return 0;
 }
@@ -375,9 +335,9 @@ static int check_launch_configurations_page(void *list, const struct xml_node *r
 int asg_parse_launch_configurations(const struct xml_node *root,
 				    struct asg_launch_configuration_list *out)
 {
-	if (check_launch_configurations_page(out, root))
+	if (check_launch_configurations_page(root))
 		return ERR_PARSE;
-	xml_for_each(m, xml_path(root, "DescribeLaunchConfigurationsResult/LaunchConfigurations"),
+	xml_for_each(m, xml_path(root, LAUNCH_CONFIGURATIONS_PATH),
 		     "member") {
 		if (add_launch_configuration(out, m))
 			return ERR_PARSE;
@@ -405,11 +365,13 @@ int asg_describe_launch_configurations(struct aws_client *aws, const char *const
 				       struct asg_launch_configuration_list *out,
 				       struct aws_error *error)
 {
-	struct listing l = { out, 0, "DescribeLaunchConfigurationsResult/LaunchConfigurations/member",
-			     count_launch_configurations, truncate_launch_configurations,
-			     add_launch_configuration, check_launch_configurations_page };
+	struct aws_listing l = { .list = out, .count = count_launch_configurations,
+				 .truncate = truncate_launch_configurations,
+				 .add = add_launch_configuration,
+				 .root = "DescribeLaunchConfigurationsResponse",
+				 .container = LAUNCH_CONFIGURATIONS_PATH };
 	int err = describe_by_names(aws, "DescribeLaunchConfigurations", "LaunchConfigurationNames",
-				    names, &l, error);
+				    names, LAUNCH_CONFIGURATIONS_PATH "/member", &l, error);
 	if (err)
 		asg_launch_configuration_list_release(out);
 	return err;

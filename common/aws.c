@@ -954,6 +954,47 @@ int aws_query_all(struct aws_client *c, const struct aws_service *svc, const cha
 	return aws_query_items(c, svc, action, params, &whole, error);
 }
 
+/* ---- listings streamed into a list ---- */
+
+static void listing_attempt(void *ctx, bool retry)
+{
+	struct aws_listing *l = ctx;
+
+	if (retry)
+		l->truncate(l->list, l->mark);
+	else
+		l->mark = *l->count(l->list);
+}
+
+static int listing_item(void *ctx, const struct xml_node *item)
+{
+	struct aws_listing *l = ctx;
+
+	return l->add(l->list, item);
+}
+
+/* Only the answer asked for: an error or another document is not "none". */
+static int listing_page(void *ctx, const struct xml_node *skeleton)
+{
+	struct aws_listing *l = ctx;
+
+	if (strcmp(skeleton->name, l->root) || (l->container && !xml_path(skeleton, l->container)))
+		return ERR_PARSE;
+	return 0;
+}
+
+int aws_query_listing(struct aws_client *c, const struct aws_service *svc, const char *action,
+		      const struct aws_params *params, const char *const *paths,
+		      const char *const *drop_paths, struct aws_listing *l,
+		      struct aws_error *error)
+{
+	const struct aws_xml_items items = {
+		paths, drop_paths, listing_item, listing_page, listing_attempt, l,
+	};
+
+	return aws_query_items(c, svc, action, params, &items, error);
+}
+
 /* ---- JSON 1.1 ---- */
 
 int aws_json(struct aws_client *c, const struct aws_service *svc, const char *operation,

@@ -198,6 +198,32 @@ int aws_query_items(struct aws_client *c, const struct aws_service *svc, const c
 		    const struct aws_params *params, const struct aws_xml_items *items,
 		    struct aws_error *error) WARN_UNUSED;
 
+/*
+ * A list a streamed listing fills, page after page (aws_query_listing()):
+ * each item is added as it arrives, and the items of a page whose attempt
+ * failed half-way are dropped (down to the length the list had when the
+ * page began) before the next attempt: a list never holds part of a page.
+ */
+struct aws_listing {
+	void *list;				/* an ec2_*_list, asg_*_list, ... */
+	size_t *(*count)(void *list);		/* the list's length */
+	void (*truncate)(void *list, size_t n);	/* drops its items from n on */
+	int (*add)(void *list, const struct xml_node *item);
+	const char *root;			/* every page's document element */
+	const char *container;			/* a path every page has; NULL: none */
+	size_t mark;				/* (the length when the page began) */
+};
+
+/*
+ * One page of `action` streamed into `l`: `paths` name the items (as in
+ * struct aws_xml_items), drop_paths what is freed unread. A page whose
+ * document element or container is not the one expected is ERR_PARSE.
+ */
+int aws_query_listing(struct aws_client *c, const struct aws_service *svc, const char *action,
+		      const struct aws_params *params, const char *const *paths,
+		      const char *const *drop_paths, struct aws_listing *l,
+		      struct aws_error *error) WARN_UNUSED;
+
 /* One call of a JSON 1.1 operation; *result is owned by the caller. */
 int aws_json(struct aws_client *c, const struct aws_service *svc, const char *operation,
 	     const cJSON *request, cJSON **result, struct aws_error *error) WARN_UNUSED;

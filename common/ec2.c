@@ -105,59 +105,16 @@ static int call_dry_runnable(struct aws_client *aws, const char *action,
 	return err;
 }
 
-/*
- * A listing parsed as it streams in (aws_query_items()): each item is added
- * to a list as it arrives; `mark` is the list's length when the current
- * page began, so that a page's items can be dropped when an attempt at it
- * fails half-way and another one starts.
- */
-struct listing {
-	void *list;		/* an ec2_*_list */
-	size_t mark;
-	const char *response;	/* the page's document element */
-	size_t *(*count)(void *list);
-	void (*truncate)(void *list, size_t n);
-	int (*add)(void *list, const struct xml_node *item);
-};
-
-static void listing_attempt(void *ctx, bool retry)
-{
-	struct listing *l = ctx;
-
-	if (retry)
-		l->truncate(l->list, l->mark);
-	else
-		l->mark = *l->count(l->list);
-}
-
-static int listing_item(void *ctx, const struct xml_node *item)
-{
-	struct listing *l = ctx;
-
-	return l->add(l->list, item);
-}
-
-/* Only the answer we asked for: an error or another document is not "none". */
-static int listing_page(void *ctx, const struct xml_node *skeleton)
-{
-	struct listing *l = ctx;
-
-	return strcmp(skeleton->name, l->response) ? ERR_PARSE : 0;
-}
-
 static int stream_listing(struct aws_client *aws, const char *action,
 			  const struct aws_params *params, const char *const *paths,
-			  const char *const *drop_paths, struct listing *l,
+			  const char *const *drop_paths, struct aws_listing *l,
 			  struct aws_error *error)
 {
-	const struct aws_xml_items items = {
-		paths, drop_paths, listing_item, listing_page, listing_attempt, l,
-	};
-
-	return aws_query_items(aws, &aws_service_ec2, action, params, &items, error);
+	return aws_query_listing(aws, &aws_service_ec2, action, params, paths, drop_paths, l,
+				 error);
 }
 
-/* Each list type's count and truncate, for struct listing. */
+/* Each list type's count and truncate, for struct aws_listing. */
 #define LISTING_OPS(type, release_one) \
 	static size_t *type##_count(void *list) \
 	{ \
@@ -335,8 +292,8 @@ static int describe(struct aws_client *aws, struct aws_params *params,
 	static const char *const paths[] = { "reservationSet/item/instancesSet/item", NULL };
 	/* a reservation's own fields are not read: only its instances */
 	static const char *const drop[] = { "reservationSet/item", NULL };
-	struct listing l = { out, 0, "DescribeInstancesResponse", ec2_instance_list_count,
-			     ec2_instance_list_truncate, add_instance };
+	struct aws_listing l = { .list = out, .count = ec2_instance_list_count, .truncate = ec2_instance_list_truncate,
+				  .add = add_instance, .root = "DescribeInstancesResponse" };
 	int err = stream_listing(aws, "DescribeInstances", params, paths, drop, &l, error);
 	if (err)
 		ec2_instance_list_release(out);
@@ -491,8 +448,8 @@ int ec2_describe_images(struct aws_client *aws, const struct ec2_image_query *qu
 			struct ec2_image_list *out, struct aws_error *error)
 {
 	static const char *const paths[] = { "imagesSet/item", NULL };
-	struct listing l = { out, 0, "DescribeImagesResponse", ec2_image_list_count,
-			     ec2_image_list_truncate, add_image };
+	struct aws_listing l = { .list = out, .count = ec2_image_list_count, .truncate = ec2_image_list_truncate,
+				  .add = add_image, .root = "DescribeImagesResponse" };
 	struct aws_params params = AWS_PARAMS_INIT;
 	int err;
 
@@ -593,8 +550,8 @@ int ec2_describe_snapshots(struct aws_client *aws, const char *const *owners,
 			   struct aws_error *error)
 {
 	static const char *const paths[] = { "snapshotSet/item", NULL };
-	struct listing l = { out, 0, "DescribeSnapshotsResponse", ec2_snapshot_list_count,
-			     ec2_snapshot_list_truncate, add_snapshot };
+	struct aws_listing l = { .list = out, .count = ec2_snapshot_list_count, .truncate = ec2_snapshot_list_truncate,
+				  .add = add_snapshot, .root = "DescribeSnapshotsResponse" };
 	struct aws_params params = AWS_PARAMS_INIT;
 	int err;
 
@@ -721,9 +678,8 @@ int ec2_describe_launch_template_versions(struct aws_client *aws, const char *te
 					  struct aws_error *error)
 {
 	static const char *const paths[] = { "launchTemplateVersionSet/item", NULL };
-	struct listing l = { out, 0, "DescribeLaunchTemplateVersionsResponse",
-			     ec2_launch_template_version_list_count,
-			     ec2_launch_template_version_list_truncate, add_launch_template_version };
+	struct aws_listing l = { .list = out, .count = ec2_launch_template_version_list_count, .truncate = ec2_launch_template_version_list_truncate,
+				  .add = add_launch_template_version, .root = "DescribeLaunchTemplateVersionsResponse" };
 	struct aws_params params = AWS_PARAMS_INIT;
 	int err;
 
