@@ -190,6 +190,10 @@ class TimedRuntime(rtemu.Runtime):
 
     def next_invocation(self):
         self.next_at.append(time.monotonic())
+        # a fast process can ask before Popen() has returned its pid to us
+        deadline = time.monotonic() + 2
+        while self.pid is None and time.monotonic() < deadline:
+            time.sleep(0.001)
         self.next_samples.append(_proc_sample(self.pid) if self.pid else None)
         return super().next_invocation()
 
