@@ -25,6 +25,18 @@ locals {
 
   asg_name = var.create_agent_pool ? aws_autoscaling_group.agents[0].name : var.scaler.asg_name
 
+  # what every function shares (the inner module's `shared`)
+  function_shared = {
+    architecture           = var.architecture
+    memory_size            = var.memory_size
+    schedule_timezone      = var.schedule_timezone
+    maximum_retry_attempts = var.maximum_retry_attempts
+    log_level              = var.log_level
+    log_retention_days     = var.log_retention_days
+    alarm_topic_arn        = aws_sns_topic.alarms.arn
+    tags                   = var.tags
+  }
+
   # EC2 filters ("name=value[,value]", several separated by ';') -> the tag
   # conditions of the same selection: a destructive action is allowed only on
   # a resource carrying the tags the function's filters select by.
@@ -61,15 +73,7 @@ module "stopper" {
   }
   policy_statements   = local.policy.stopper
   schedule_expression = var.stopper.schedule
-
-  architecture           = var.architecture
-  memory_size            = var.memory_size
-  schedule_timezone      = var.schedule_timezone
-  maximum_retry_attempts = var.maximum_retry_attempts
-  log_level              = var.log_level
-  log_retention_days     = var.log_retention_days
-  alarm_topic_arn        = aws_sns_topic.alarms.arn
-  tags                   = var.tags
+  shared              = local.function_shared
 }
 
 module "terminator" {
@@ -87,15 +91,7 @@ module "terminator" {
   }
   policy_statements   = local.policy.terminator
   schedule_expression = var.terminator.schedule
-
-  architecture           = var.architecture
-  memory_size            = var.memory_size
-  schedule_timezone      = var.schedule_timezone
-  maximum_retry_attempts = var.maximum_retry_attempts
-  log_level              = var.log_level
-  log_retention_days     = var.log_retention_days
-  alarm_topic_arn        = aws_sns_topic.alarms.arn
-  tags                   = var.tags
+  shared              = local.function_shared
 }
 
 module "image_pruner" {
@@ -112,15 +108,7 @@ module "image_pruner" {
   }
   policy_statements   = local.policy.image_pruner
   schedule_expression = var.image_pruner.schedule
-
-  architecture           = var.architecture
-  memory_size            = var.memory_size
-  schedule_timezone      = var.schedule_timezone
-  maximum_retry_attempts = var.maximum_retry_attempts
-  log_level              = var.log_level
-  log_retention_days     = var.log_retention_days
-  alarm_topic_arn        = aws_sns_topic.alarms.arn
-  tags                   = var.tags
+  shared              = local.function_shared
 }
 
 module "build_monitor" {
@@ -142,15 +130,7 @@ module "build_monitor" {
   }
   policy_statements   = local.policy.build_monitor
   schedule_expression = var.build_monitor.schedule
-
-  architecture           = var.architecture
-  memory_size            = var.memory_size
-  schedule_timezone      = var.schedule_timezone
-  maximum_retry_attempts = var.maximum_retry_attempts
-  log_level              = var.log_level
-  log_retention_days     = var.log_retention_days
-  alarm_topic_arn        = aws_sns_topic.alarms.arn
-  tags                   = var.tags
+  shared              = local.function_shared
 }
 
 module "scaler" {
@@ -190,13 +170,5 @@ module "scaler" {
       detail-type = ["EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation"]
     })
   } : {}
-
-  architecture           = var.architecture
-  memory_size            = var.memory_size
-  schedule_timezone      = var.schedule_timezone
-  maximum_retry_attempts = var.maximum_retry_attempts
-  log_level              = var.log_level
-  log_retention_days     = var.log_retention_days
-  alarm_topic_arn        = aws_sns_topic.alarms.arn
-  tags                   = var.tags
+  shared = local.function_shared
 }

@@ -5,8 +5,8 @@
 locals {
   scheduled = var.schedule_expression != null
   # classic rules run in UTC; a time zone needs EventBridge Scheduler
-  use_scheduler = local.scheduled && var.schedule_timezone != null
-  use_rule      = local.scheduled && var.schedule_timezone == null
+  use_scheduler = local.scheduled && var.shared.schedule_timezone != null
+  use_rule      = local.scheduled && var.shared.schedule_timezone == null
 
   log_group_name = "/aws/lambda/${var.name}"
 
@@ -46,7 +46,7 @@ resource "aws_iam_role" "this" {
       Action    = "sts:AssumeRole"
     }]
   })
-  tags = var.tags
+  tags = var.shared.tags
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -60,8 +60,8 @@ resource "aws_iam_role_policy" "this" {
 
 resource "aws_cloudwatch_log_group" "this" {
   name              = local.log_group_name
-  retention_in_days = var.log_retention_days
-  tags              = var.tags
+  retention_in_days = var.shared.log_retention_days
+  tags              = var.shared.tags
 }
 
 resource "aws_lambda_function" "this" {
@@ -70,8 +70,8 @@ resource "aws_lambda_function" "this" {
   role          = aws_iam_role.this.arn
   runtime       = "provided.al2023"
   handler       = "bootstrap"
-  architectures = [var.architecture]
-  memory_size   = var.memory_size
+  architectures = [var.shared.architecture]
+  memory_size   = var.shared.memory_size
   timeout       = var.timeout
   filename      = var.zip_path
   # a changed binary redeploys, an unchanged one does not (the zips are reproducible)
@@ -85,11 +85,11 @@ resource "aws_lambda_function" "this" {
   logging_config {
     log_format            = "JSON"
     log_group             = aws_cloudwatch_log_group.this.name
-    application_log_level = var.log_level
+    application_log_level = var.shared.log_level
     system_log_level      = "INFO"
   }
 
-  tags = var.tags
+  tags = var.shared.tags
 
   lifecycle {
     precondition {
@@ -104,7 +104,7 @@ resource "aws_lambda_function" "this" {
 resource "aws_lambda_function_event_invoke_config" "this" {
   function_name = aws_lambda_function.this.function_name
   # every job is idempotent and runs again at its next schedule
-  maximum_retry_attempts = var.maximum_retry_attempts
+  maximum_retry_attempts = var.shared.maximum_retry_attempts
 }
 
 # ---- schedule in UTC: a CloudWatch Events rule ----
@@ -114,7 +114,7 @@ resource "aws_cloudwatch_event_rule" "schedule" {
   name                = var.name
   description         = "Runs ${var.name} (${var.schedule_expression}, UTC)"
   schedule_expression = var.schedule_expression
-  tags                = var.tags
+  tags                = var.shared.tags
 }
 
 resource "aws_cloudwatch_event_target" "schedule" {
@@ -146,7 +146,7 @@ resource "aws_iam_role" "scheduler" {
       Action    = "sts:AssumeRole"
     }]
   })
-  tags = var.tags
+  tags = var.shared.tags
 }
 
 resource "aws_iam_role_policy" "scheduler" {
@@ -167,9 +167,9 @@ resource "aws_iam_role_policy" "scheduler" {
 resource "aws_scheduler_schedule" "this" {
   count                        = local.use_scheduler ? 1 : 0
   name                         = var.name
-  description                  = "Runs ${var.name} (${var.schedule_expression}, ${var.schedule_timezone})"
+  description                  = "Runs ${var.name} (${var.schedule_expression}, ${var.shared.schedule_timezone})"
   schedule_expression          = var.schedule_expression
-  schedule_expression_timezone = var.schedule_timezone
+  schedule_expression_timezone = var.shared.schedule_timezone
 
   flexible_time_window {
     mode = "OFF"
@@ -180,7 +180,7 @@ resource "aws_scheduler_schedule" "this" {
     role_arn = aws_iam_role.scheduler[0].arn
 
     retry_policy {
-      maximum_retry_attempts = var.maximum_retry_attempts
+      maximum_retry_attempts = var.shared.maximum_retry_attempts
     }
   }
 }
@@ -192,7 +192,7 @@ resource "aws_cloudwatch_event_rule" "pattern" {
   name          = "${var.name}-${each.key}"
   description   = "Sends ${each.key} events to ${var.name}"
   event_pattern = each.value
-  tags          = var.tags
+  tags          = var.shared.tags
 }
 
 resource "aws_cloudwatch_event_target" "pattern" {
@@ -224,7 +224,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
-  ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
-  tags                = var.tags
+  alarm_actions       = var.shared.alarm_topic_arn == null ? [] : [var.shared.alarm_topic_arn]
+  ok_actions          = var.shared.alarm_topic_arn == null ? [] : [var.shared.alarm_topic_arn]
+  tags                = var.shared.tags
 }

@@ -38,7 +38,7 @@ output "schedule" {
   value = {
     kind       = local.use_scheduler ? "scheduler" : (local.use_rule ? "rule" : "none")
     expression = var.schedule_expression
-    timezone   = local.use_rule ? "UTC" : var.schedule_timezone
+    timezone   = local.use_rule ? "UTC" : var.shared.schedule_timezone
   }
 }
 

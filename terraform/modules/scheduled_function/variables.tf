@@ -18,23 +18,6 @@ variable "zip_path" {
   type        = string
 }
 
-variable "architecture" {
-  description = "Lambda architecture: x86_64 or arm64 (the zip must be built for it)."
-  type        = string
-  default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.architecture)
-    error_message = "The architecture must be x86_64 or arm64."
-  }
-}
-
-variable "memory_size" {
-  description = "Memory of the function in MB."
-  type        = number
-  default     = 128
-}
-
 variable "timeout" {
   description = "The function's timeout in seconds (1-900)."
   type        = number
@@ -57,18 +40,6 @@ variable "environment" {
   default     = {}
 }
 
-variable "log_level" {
-  description = "Application log level (AWS_LAMBDA_LOG_LEVEL): TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
-  type        = string
-  default     = "INFO"
-}
-
-variable "log_retention_days" {
-  description = "Retention of the function's log group in days."
-  type        = number
-  default     = 30
-}
-
 variable "policy_statements" {
   description = "IAM statements of the function's role besides writing its own logs: exactly the API actions it calls."
   type = list(object({
@@ -89,37 +60,32 @@ variable "schedule_expression" {
   default     = null
 }
 
-variable "schedule_timezone" {
-  description = "IANA time zone of the schedule (Europe/Madrid); null runs a classic CloudWatch Events rule in UTC."
-  type        = string
-  default     = null
-}
-
 variable "event_patterns" {
   description = "Other EventBridge rules invoking the function: a map of rule-name suffix to event pattern (JSON)."
   type        = map(string)
   default     = {}
 }
 
-variable "maximum_retry_attempts" {
-  description = "Retries of a failed asynchronous invocation (0-2)."
-  type        = number
-  default     = 0
+variable "shared" {
+  description = "What every function of a deployment shares: architecture (x86_64 or arm64; the zip must be built for it), memory_size in MB, log_level (AWS_LAMBDA_LOG_LEVEL), log_retention_days, schedule_timezone (an IANA name such as Europe/Madrid; null runs a classic CloudWatch Events rule in UTC), maximum_retry_attempts of a failed asynchronous invocation (0-2), alarm_topic_arn (the SNS topic the Errors alarm notifies; null for none) and tags for every resource."
+  type = object({
+    architecture           = optional(string, "x86_64")
+    memory_size            = optional(number, 128)
+    log_level              = optional(string, "INFO")
+    log_retention_days     = optional(number, 30)
+    schedule_timezone      = optional(string)
+    maximum_retry_attempts = optional(number, 0)
+    alarm_topic_arn        = optional(string)
+    tags                   = optional(map(string), {})
+  })
+  default = {}
 
   validation {
-    condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 2
+    condition     = contains(["x86_64", "arm64"], var.shared.architecture)
+    error_message = "The architecture must be x86_64 or arm64."
+  }
+  validation {
+    condition     = var.shared.maximum_retry_attempts >= 0 && var.shared.maximum_retry_attempts <= 2
     error_message = "maximum_retry_attempts must be 0, 1 or 2."
   }
-}
-
-variable "alarm_topic_arn" {
-  description = "SNS topic the Errors alarm notifies; null for no notification."
-  type        = string
-  default     = null
-}
-
-variable "tags" {
-  description = "Tags for every resource."
-  type        = map(string)
-  default     = {}
 }
