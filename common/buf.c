@@ -155,10 +155,22 @@ void buf_release_secret(struct buf *b)
 
 char *buf_detach(struct buf *b)
 {
-	char *p = b->ptr ? b->ptr : xstrdup("");
+	/* a short string kept for long (a plan's reasons, 10,000 of them) would
+	   otherwise hold its 64-byte first capacity: give the slack back */
+	char *p = !b->ptr ? xstrdup("") : b->cap > b->len + 1 ? xrealloc(b->ptr, b->len + 1) : b->ptr;
 	b->ptr = NULL;
 	b->len = b->cap = 0;
 	return p;
+}
+
+void buf_adopt(struct buf *b, char *s)
+{
+	buf_release(b);
+	if (!s)
+		return;
+	b->ptr = s;
+	b->len = strlen(s);
+	b->cap = b->len + 1;
 }
 
 const char *buf_cstr(const struct buf *b)

@@ -53,6 +53,9 @@ void buf_release(struct buf *b);
 void buf_release_secret(struct buf *b);
 /* Ownership of the string moves to the caller (never NULL); b is reset. */
 char *buf_detach(struct buf *b);
+/* b takes s (malloc'd, NUL-terminated; NULL: nothing) as its whole content,
+   releasing what it held: buf_detach()'s inverse, without a copy. */
+void buf_adopt(struct buf *b, char *s);
 /* The contents as a C string; "" for an empty buffer. */
 const char *buf_cstr(const struct buf *b);
 struct view buf_view(const struct buf *b);

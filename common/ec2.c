@@ -202,7 +202,20 @@ static const char *nonempty(const char *s)
  * One instance of a DescribeInstances page, in one allocation: the tag
  * array, then every string.
  */
-static int parse_instance(const struct xml_node *item, struct ec2_instance *inst)
+static bool keep_tag(const struct ec2_instance_list *list, const char *key)
+{
+	if (!key)
+		return false;	/* EC2 never sends a tag without its key */
+	if (!list->keep_tags)
+		return true;
+	for (size_t i = 0; list->keep_tags[i]; i++)
+		if (!strcmp(list->keep_tags[i], key))
+			return true;
+	return false;
+}
+
+static int parse_instance(const struct ec2_instance_list *list, const struct xml_node *item,
+			  struct ec2_instance *inst)
 {
 	const struct xml_node *enis = xml_child(item, "networkInterfaceSet");
 	const struct xml_node *tag_set = xml_child(item, "tagSet");
@@ -220,12 +233,15 @@ static int parse_instance(const struct xml_node *item, struct ec2_instance *inst
 	memset(inst, 0, sizeof(*inst));
 	if (!id || !state)
 		return ERR_PARSE;
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 5; i++) {
+		if (list->lean)
+			fields[i] = NULL;
 		len += packed_len(fields[i]);
+	}
 	xml_for_each(t, tag_set, "item") {
 		const char *k = xml_text(t, "key"), *v = xml_text(t, "value");
-		if (!k)
-			continue;	/* EC2 never sends a tag without its key */
+		if (!keep_tag(list, k))
+			continue;
 		len += strlen(k) + 1 + (v ? strlen(v) : 0) + 1;
 		ntags++;
 	}
@@ -241,7 +257,7 @@ static int parse_instance(const struct xml_node *item, struct ec2_instance *inst
 	inst->public_ip = pack(&p, fields[4]);
 	xml_for_each(t, tag_set, "item") {
 		const char *k = xml_text(t, "key"), *v = xml_text(t, "value");
-		if (!k)
+		if (!keep_tag(list, k))
 			continue;
 		inst->tags[inst->tag_count].key = pack(&p, k);
 		inst->tags[inst->tag_count].value = pack(&p, v ? v : "");
@@ -262,7 +278,7 @@ static int add_instance(void *list, const struct xml_node *item)
 	struct ec2_instance_list *out = list;
 
 	out->items = grow(out->items, out->count, &out->cap, sizeof(*out->items));
-	if (parse_instance(item, &out->items[out->count])) {
+	if (parse_instance(out, item, &out->items[out->count])) {
 		instance_release(&out->items[out->count]);
 		return ERR_PARSE;
 	}

@@ -43,8 +43,16 @@ struct ec2_instance_list {
 	struct ec2_instance *items;
 	size_t count;
 	size_t cap;
+	/*
+	 * What a listing keeps of each instance, set before it (a function on
+	 * 10,000 instances keeps only what it reads): keep_tags, the tag keys
+	 * kept (NULL-terminated; NULL: every tag); lean, no type, image or
+	 * addresses (id, state, times and hibernation are always kept).
+	 */
+	const char *const *keep_tags;
+	bool lean;
 };
-#define EC2_INSTANCE_LIST_INIT { NULL, 0, 0 }
+#define EC2_INSTANCE_LIST_INIT { NULL, 0, 0, NULL, false }
 
 void ec2_instance_list_release(struct ec2_instance_list *list);
 /* The value of a tag, or NULL when the instance has no such tag. */

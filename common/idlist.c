@@ -1,5 +1,6 @@
 #include "idlist.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,13 +32,23 @@ void id_list_release(struct id_list *l)
 	l->count = l->cap = 0;
 }
 
+void id_list_append_json(struct buf *out, const struct id_list *l)
+{
+	buf_appendc(out, '[');
+	for (size_t i = 0; i < l->count; i++) {
+		if (i)
+			buf_appendc(out, ',');
+		json_append_string(out, l->items[i]);
+	}
+	buf_appendc(out, ']');
+}
+
 cJSON *id_list_json(const struct id_list *l)
 {
-	cJSON *arr = cJSON_CreateArray();
+	struct buf text = BUF_INIT;
 
-	for (size_t i = 0; i < l->count; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(l->items[i]));
-	return arr;
+	id_list_append_json(&text, l);
+	return json_raw(&text);
 }
 
 void id_note_list_add(struct id_note_list *l, const char *id, const char *text)
@@ -70,17 +81,28 @@ void id_note_list_release(struct id_note_list *l)
 	l->count = l->cap = 0;
 }
 
+void id_note_list_append_json(struct buf *out, const struct id_note_list *l,
+			      const char *id_key, const char *text_key)
+{
+	buf_appendc(out, '[');
+	for (size_t i = 0; i < l->count; i++) {
+		buf_appends(out, i ? ",{" : "{");
+		json_append_member(out, id_key);
+		json_append_string(out, l->items[i].id);
+		buf_appendc(out, ',');
+		json_append_member(out, text_key);
+		json_append_string(out, l->items[i].text);
+		buf_appendc(out, '}');
+	}
+	buf_appendc(out, ']');
+}
+
 cJSON *id_note_list_json(const struct id_note_list *l, const char *id_key, const char *text_key)
 {
-	cJSON *arr = cJSON_CreateArray();
+	struct buf text = BUF_INIT;
 
-	for (size_t i = 0; i < l->count; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, id_key, l->items[i].id);
-		cJSON_AddStringToObject(o, text_key, l->items[i].text);
-		cJSON_AddItemToArray(arr, o);
-	}
-	return arr;
+	id_note_list_append_json(&text, l, id_key, text_key);
+	return json_raw(&text);
 }
 
 void id_note_list_describe(const struct id_note_list *l, size_t max, struct buf *out)
@@ -101,4 +123,55 @@ char *json_print(const cJSON *doc)
 
 	cJSON_free(text);
 	return out;
+}
+
+/*
+ * cJSON prints a value into a caller's buffer (cJSON_PrintPreallocated), so a
+ * stack item that borrows the string or number is enough: no node, no copy.
+ */
+static void append_item(struct buf *out, cJSON *item, size_t room)
+{
+	char *at;
+
+	buf_grow(out, room);
+	at = out->ptr + out->len;
+	if (room > INT_MAX || !cJSON_PrintPreallocated(item, at, (int)room, false)) {
+		buf_appends(out, "null");
+		return;
+	}
+	out->len += strlen(at);
+}
+
+void json_append_string(struct buf *out, const char *s)
+{
+	cJSON item = { 0 };
+
+	item.type = cJSON_String;
+	item.valuestring = (char *)s;
+	/* the worst case: every byte as \u00XX, the quotes, NUL and cJSON's slack */
+	append_item(out, &item, 6 * strlen(s) + 8);
+}
+
+void json_append_number(struct buf *out, double v)
+{
+	cJSON item = { 0 };
+
+	item.type = cJSON_Number;
+	item.valuedouble = v;
+	item.valueint = v >= INT_MAX ? INT_MAX : v <= (double)INT_MIN ? INT_MIN : (int)v;
+	append_item(out, &item, 64);
+}
+
+void json_append_member(struct buf *out, const char *key)
+{
+	json_append_string(out, key);
+	buf_appendc(out, ':');
+}
+
+cJSON *json_raw(struct buf *text)
+{
+	cJSON *raw = cJSON_CreateRaw(buf_cstr(text));
+
+	buf_release(text);
+	return raw;
 }

@@ -123,17 +123,18 @@ void stopper_result_release(struct stopper_result *r)
 
 char *stopper_result_json(const struct stopper_result *r)
 {
-	cJSON *root = cJSON_CreateObject();
-	char *out;
+	struct buf out = BUF_INIT;
 
-	cJSON_AddItemToObject(root, "stopped", id_list_json(&r->stopped));
-	cJSON_AddItemToObject(root, "hibernated", id_list_json(&r->hibernated));
-	cJSON_AddItemToObject(root, "skipped", id_note_list_json(&r->skipped, "id", "reason"));
-	cJSON_AddItemToObject(root, "failed", id_note_list_json(&r->failed, "id", "error"));
-	cJSON_AddBoolToObject(root, "dry_run", r->dry_run);
-	out = json_print(root);
-	cJSON_Delete(root);
-	return out;
+	buf_appends(&out, "{\"stopped\":");
+	id_list_append_json(&out, &r->stopped);
+	buf_appends(&out, ",\"hibernated\":");
+	id_list_append_json(&out, &r->hibernated);
+	buf_appends(&out, ",\"skipped\":");
+	id_note_list_append_json(&out, &r->skipped, "id", "reason");
+	buf_appends(&out, ",\"failed\":");
+	id_note_list_append_json(&out, &r->failed, "id", "error");
+	buf_appends(&out, r->dry_run ? ",\"dry_run\":true}" : ",\"dry_run\":false}");
+	return buf_detach(&out);
 }
 
 /* ---- apply ---- */
@@ -490,7 +491,6 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 	struct stopper_result result = { 0 };
 	struct buf msg = BUF_INIT, desc = BUF_INIT;
 	struct aws_error e;
-	char *json;
 
 	/* the configured filters and the event's: an instance must match both */
 	ec2_filters_append(&selection, &s->filters);
@@ -500,6 +500,10 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 	log_info("%slooking for running dev boxes (%s)", run->opts.dry_run ? "dry run: " : "",
 		 buf_cstr(&desc));
 
+	/* what the plan and the logs read: 10,000 instances keep little else */
+	const char *const tags[] = { ASG_TAG, run->policy.keep_running_tag, "Name", NULL };
+	instances.keep_tags = tags;
+	instances.lean = true;
 	if (ec2_describe_instances(s->aws, &query, &instances, &e)) {
 		aws_error_describe(&e, &msg);
 		log_error("cannot list instances: %s", buf_cstr(&msg));
@@ -510,10 +514,11 @@ static void run_stopper(struct stopper_state *s, const struct stopper_run *run,
 	}
 	stopper_plan(&instances, aws_client_now_ms(s->aws) / 1000, &run->policy, &plan);
 	stopper_apply(s->aws, &plan, &run->opts, &result);
+	/* the result holds copies: the listing's memory serves the JSON text */
+	stopper_plan_release(&plan);
+	ec2_instance_list_release(&instances);
 
-	json = stopper_result_json(&result);
-	buf_appends(&resp->payload, json);
-	free(json);
+	buf_adopt(&resp->payload, stopper_result_json(&result));
 	log_info("%s%zu stopped (%zu hibernated), %zu skipped, %zu failed",
 		 run->opts.dry_run ? "dry run: " : "", result.stopped.count,
 		 result.hibernated.count, result.skipped.count, result.failed.count);

@@ -127,7 +127,10 @@ void terminator_describe_age(const struct terminator_decision *d, struct buf *ou
 
 static void add_kept(struct terminator_result *r, const char *id, int64_t age_s)
 {
-	r->kept = xrealloc(r->kept, (r->kept_count + 1) * sizeof(*r->kept));
+	if (r->kept_count == r->kept_cap) {
+		r->kept_cap = r->kept_cap ? 2 * r->kept_cap : 16;
+		r->kept = xrealloc(r->kept, r->kept_cap * sizeof(*r->kept));
+	}
 	r->kept[r->kept_count].id = xstrdup(id);
 	r->kept[r->kept_count].age_s = age_s;
 	r->kept_count++;
@@ -145,27 +148,25 @@ void terminator_result_release(struct terminator_result *r)
 
 char *terminator_result_json(const struct terminator_result *r)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON *kept = cJSON_CreateArray();
-	char *out;
+	struct buf out = BUF_INIT;
 
+	buf_appends(&out, "{\"terminated\":");
+	id_list_append_json(&out, &r->terminated);
+	buf_appends(&out, ",\"kept\":[");
 	for (size_t i = 0; i < r->kept_count; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "id", r->kept[i].id);
+		buf_appends(&out, i ? ",{\"id\":" : "{\"id\":");
+		json_append_string(&out, r->kept[i].id);
+		buf_appends(&out, ",\"age_hours\":");
 		if (r->kept[i].age_s < 0)
-			cJSON_AddNullToObject(o, "age_hours");
+			buf_appends(&out, "null");
 		else
-			cJSON_AddNumberToObject(o, "age_hours",
-						time_hours(r->kept[i].age_s));
-		cJSON_AddItemToArray(kept, o);
+			json_append_number(&out, time_hours(r->kept[i].age_s));
+		buf_appendc(&out, '}');
 	}
-	cJSON_AddItemToObject(root, "terminated", id_list_json(&r->terminated));
-	cJSON_AddItemToObject(root, "kept", kept);
-	cJSON_AddItemToObject(root, "failed", id_note_list_json(&r->failed, "id", "error"));
-	cJSON_AddBoolToObject(root, "dry_run", r->dry_run);
-	out = json_print(root);
-	cJSON_Delete(root);
-	return out;
+	buf_appends(&out, "],\"failed\":");
+	id_note_list_append_json(&out, &r->failed, "id", "error");
+	buf_appends(&out, r->dry_run ? ",\"dry_run\":true}" : ",\"dry_run\":false}");
+	return buf_detach(&out);
 }
 
 /* ---- apply ---- */
@@ -448,7 +449,6 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 	struct terminator_result result = { 0 };
 	struct buf msg = BUF_INIT, desc = BUF_INIT;
 	struct aws_error e;
-	char *json;
 
 	/* the configured filters and the event's: a builder must match both */
 	ec2_filters_append(&selection, &s->filters);
@@ -458,6 +458,10 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 	log_info("%slooking for builders older than %ld h (%s)",
 		 run->opts.dry_run ? "dry run: " : "", run->policy.lifetime_hours, buf_cstr(&desc));
 
+	/* what the plan and the logs read: 10,000 instances keep little else */
+	static const char *const tags[] = { ASG_TAG, "Name", NULL };
+	instances.keep_tags = tags;
+	instances.lean = true;
 	if (ec2_describe_instances(s->aws, &query, &instances, &e)) {
 		aws_error_describe(&e, &msg);
 		log_error("cannot list instances: %s", buf_cstr(&msg));
@@ -468,10 +472,11 @@ static void run_terminator(struct terminator_state *s, const struct terminator_r
 	}
 	terminator_plan(&instances, aws_client_now_ms(s->aws) / 1000, &run->policy, &plan);
 	terminator_apply(s->aws, &plan, &run->opts, &result);
+	/* the result holds copies: the listing's memory serves the JSON text */
+	terminator_plan_release(&plan);
+	ec2_instance_list_release(&instances);
 
-	json = terminator_result_json(&result);
-	buf_appends(&resp->payload, json);
-	free(json);
+	buf_adopt(&resp->payload, terminator_result_json(&result));
 	log_info("%s%zu %s, %zu kept, %zu failed", run->opts.dry_run ? "dry run: " : "",
 		 result.terminated.count, run->opts.dry_run ? "would be terminated" : "terminated",
 		 result.kept_count, result.failed.count);

@@ -93,7 +93,7 @@ struct terminator_kept {
 struct terminator_result {
 	struct id_list terminated;	/* terminated (or, in a dry run, would be) */
 	struct terminator_kept *kept;	/* kept instances with their ages */
-	size_t kept_count;
+	size_t kept_count, kept_cap;
 	struct id_note_list failed;	/* id + AWS's "Code: message" */
 	bool dry_run;
 };

@@ -515,6 +515,52 @@ static void test_page_next_token(void **state)
 			    "8f7724cf-496f-496e-8fe3-4ee4b14a5e08");
 }
 
+/*
+ * A lean listing with a tag selection keeps, of the same page, the id, the
+ * state, the times, hibernation and the selected tags only (a tag asked for
+ * but absent is just absent).
+ */
+static void test_lean_listing(void **state)
+{
+	static const char *const keep[] = { "Name", "devcloud:missing", NULL };
+	struct ec2_instance_list list = EC2_INSTANCE_LIST_INIT;
+	size_t dropped = 0;
+
+	(void)state;
+	list.keep_tags = keep;
+	list.lean = true;
+	assert_int_equal(ec2_parse_instances(page1_root, &list), 0);
+	assert_int_equal(list.count, page1_list.count);
+	for (size_t i = 0; i < list.count; i++) {
+		const struct ec2_instance *lean = &list.items[i], *full = &page1_list.items[i];
+		const char *name = ec2_instance_tag(full, "Name");
+
+		assert_string_equal(lean->id, full->id);
+		assert_string_equal(lean->state, full->state);
+		assert_int_equal(lean->launch_time, full->launch_time);
+		assert_int_equal(lean->attach_time, full->attach_time);
+		assert_int_equal(lean->hibernation_configured, full->hibernation_configured);
+		assert_null(lean->type);
+		assert_null(lean->image_id);
+		assert_null(lean->private_ip);
+		assert_null(lean->private_dns_name);
+		assert_null(lean->public_ip);
+		assert_int_equal(lean->tag_count, name ? 1 : 0);
+		if (name)
+			assert_string_equal(ec2_instance_tag(lean, "Name"), name);
+		dropped += full->tag_count - lean->tag_count;
+	}
+	assert_true(dropped > 0);	/* the page has tags other than Name */
+	/* the selection alone, without lean: every field, the selected tags */
+	ec2_instance_list_release(&list);
+	list.lean = false;
+	assert_int_equal(ec2_parse_instances(page1_root, &list), 0);
+	assert_string_equal(list.items[0].private_dns_name, page1_list.items[0].private_dns_name);
+	assert_opt_string(list.items[0].type, page1_list.items[0].type);
+	assert_true(list.items[0].tag_count <= 1);
+	ec2_instance_list_release(&list);
+}
+
 /* Pages append: a second page adds to what the first one gave. */
 static void test_pages_append(void **state)
 {
@@ -1751,7 +1797,7 @@ static void test_lt_failures(void **state)
 
 int main(void)
 {
-	struct CMUnitTest instance_tests[ARRAY_SIZE(instance_cases) + 3];
+	struct CMUnitTest instance_tests[ARRAY_SIZE(instance_cases) + 4];
 	int failed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(filter_cases); i++)
@@ -1776,6 +1822,8 @@ int main(void)
 		(struct CMUnitTest){ .name = "pages-append", .test_func = test_pages_append };
 	instance_tests[ARRAY_SIZE(instance_cases) + 2] =
 		(struct CMUnitTest){ .name = "private-dns-name", .test_func = test_private_dns_name };
+	instance_tests[ARRAY_SIZE(instance_cases) + 3] =
+		(struct CMUnitTest){ .name = "lean-listing", .test_func = test_lean_listing };
 	failed += _cmocka_run_group_tests("ec2 DescribeInstances page", instance_tests,
 					  ARRAY_SIZE(instance_tests), page1_setup, page1_teardown);
 

@@ -130,7 +130,7 @@ static void test_plan_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct ec2_instance inst;
-		struct ec2_instance_list list = { &inst, 1, 1 };
+		struct ec2_instance_list list = { .items = &inst, .count = 1, .cap = 1 };
 		struct stopper_policy policy = { OPTOUT, rows[i].policy_hibernate };
 		struct stopper_plan plan;
 
@@ -151,7 +151,7 @@ static void test_plan_table(void **state)
 		assert_ptr_equal(d->instance, &inst);
 		stopper_plan_release(&plan);
 		list.items = NULL;
-		struct ec2_instance_list owned = { xcalloc(1, sizeof(inst)), 1, 1 };
+		struct ec2_instance_list owned = { .items = xcalloc(1, sizeof(inst)), .count = 1, .cap = 1 };
 		owned.items[0] = inst;
 		ec2_instance_list_release(&owned);
 	}
