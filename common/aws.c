@@ -55,6 +55,7 @@ struct aws_client {
 	void *transport_ctx;
 	struct http_client *own_http;
 	struct aws_clock clock;
+	struct sigv4_key_cache signing_key;	/* secret material: wiped when freed */
 	int retry_tokens;		/* the retry quota left */
 	bool quota_warned;		/* "retry quota spent" logged since the last retry */
 };
@@ -258,6 +259,7 @@ void aws_client_free(struct aws_client *c)
 	if (!c)
 		return;
 	aws_credentials_release(&c->credentials);
+	sigv4_key_cache_wipe(&c->signing_key);
 	free(c->region);
 	free(c->endpoint_url);
 	free(c->endpoint_url_ec2);
@@ -529,6 +531,7 @@ static int send_once(struct aws_client *c, const struct aws_service *svc,
 		.service = svc->signing_name,
 		.credentials = &c->credentials,
 		.now = (time_t)(now_ms / 1000),
+		.key_cache = &c->signing_key,
 	};
 	sigv4_authorization(&sreq, &sp, &auth);
 

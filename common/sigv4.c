@@ -257,24 +257,68 @@ static void hmac_sha256(const void *key, size_t key_len, const char *msg,
 		abort();	/* only on allocation failure inside OpenSSL */
 }
 
-void sigv4_signature(const char *secret_access_key, const char *date,
-		     const char *region, const char *service,
-		     struct view string_to_sign, struct buf *out)
+/* The signing key: HMAC chain from "AWS4" + secret over date, region, service. */
+static void signing_key(const char *secret_access_key, const char *date, const char *region,
+			const char *service, unsigned char k[SHA256_LEN])
 {
 	struct buf secret = BUF_INIT;
-	unsigned char k[SHA256_LEN], sig[SHA256_LEN];
 
 	buf_appends(&secret, "AWS4");
 	buf_appends(&secret, secret_access_key);
 	hmac_sha256(secret.ptr, secret.len, date, strlen(date), k);
 	OPENSSL_cleanse(secret.ptr, secret.cap);
 	buf_release(&secret);
-	hmac_sha256(k, sizeof(k), region, strlen(region), k);
-	hmac_sha256(k, sizeof(k), service, strlen(service), k);
-	hmac_sha256(k, sizeof(k), "aws4_request", strlen("aws4_request"), k);
-	hmac_sha256(k, sizeof(k), string_to_sign.ptr, string_to_sign.len, sig);
-	OPENSSL_cleanse(k, sizeof(k));
+	hmac_sha256(k, SHA256_LEN, region, strlen(region), k);
+	hmac_sha256(k, SHA256_LEN, service, strlen(service), k);
+	hmac_sha256(k, SHA256_LEN, "aws4_request", strlen("aws4_request"), k);
+}
+
+static void sign_with_key(const unsigned char k[SHA256_LEN], struct view string_to_sign,
+			  struct buf *out)
+{
+	unsigned char sig[SHA256_LEN];
+
+	hmac_sha256(k, SHA256_LEN, string_to_sign.ptr, string_to_sign.len, sig);
 	buf_append_hex(out, sig, sizeof(sig));
+}
+
+void sigv4_signature(const char *secret_access_key, const char *date,
+		     const char *region, const char *service,
+		     struct view string_to_sign, struct buf *out)
+{
+	unsigned char k[SHA256_LEN];
+
+	signing_key(secret_access_key, date, region, service, k);
+	sign_with_key(k, string_to_sign, out);
+	OPENSSL_cleanse(k, sizeof(k));
+}
+
+void sigv4_key_cache_wipe(struct sigv4_key_cache *cache)
+{
+	OPENSSL_cleanse(cache, sizeof(*cache));
+}
+
+/* The cached key for scope and secret, derived again when either changed. */
+static const unsigned char *cached_key(struct sigv4_key_cache *cache, const char *scope,
+				       const char *secret_access_key, const char *date,
+				       const char *region, const char *service)
+{
+	unsigned char digest[SHA256_LEN];
+	unsigned int len = 0;
+
+	if (!EVP_Digest(secret_access_key, strlen(secret_access_key), digest, &len, EVP_sha256(),
+			NULL) || len != SHA256_LEN)
+		abort();	/* only on allocation failure inside OpenSSL */
+	if (strlen(scope) >= sizeof(cache->scope) || strcmp(cache->scope, scope) ||
+	    CRYPTO_memcmp(cache->secret_digest, digest, SHA256_LEN)) {
+		sigv4_key_cache_wipe(cache);
+		signing_key(secret_access_key, date, region, service, cache->key);
+		memcpy(cache->secret_digest, digest, SHA256_LEN);
+		if (strlen(scope) < sizeof(cache->scope))
+			memcpy(cache->scope, scope, strlen(scope) + 1);
+	}
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return cache->key;
 }
 
 static void put_digits(char *p, int v, int n)
@@ -321,8 +365,14 @@ void sigv4_authorization(const struct sigv4_request *req,
 	buf_appendf(out, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=",
 		    params->credentials->access_key_id, buf_cstr(&scope),
 		    buf_cstr(&signed_headers));
-	sigv4_signature(params->credentials->secret_access_key, date,
-			params->region, params->service, buf_view(&sts), out);
+	if (params->key_cache)
+		sign_with_key(cached_key(params->key_cache, buf_cstr(&scope),
+					 params->credentials->secret_access_key, date,
+					 params->region, params->service),
+			      buf_view(&sts), out);
+	else
+		sigv4_signature(params->credentials->secret_access_key, date,
+				params->region, params->service, buf_view(&sts), out);
 
 	buf_release(&creq);
 	buf_release(&signed_headers);

@@ -505,25 +505,139 @@ static bool has_snapshot(const struct ec2_image *image, const char *snapshot)
 	return false;
 }
 
-static bool planned_for_deletion(const struct image_pruner_plan *plan, const char *id)
+/*
+ * The plan's lookups, built once so that 2,000 images cost n log n, not n^2:
+ * which images use a snapshot (own and family listings), which image ids
+ * are deleted, and where a family image sits in the plan.
+ */
+struct snap_use {
+	const char *snapshot;
+	const struct ec2_image *image;
+};
+
+struct snap_index {
+	struct snap_use *uses;	/* by snapshot, then by place in the listing */
+	size_t count;
+};
+
+struct plan_index {
+	struct snap_index own, family;
+	const char **deleted;	/* ids of the images deleted, sorted */
+	size_t deleted_count;
+	size_t *place;		/* family->items[i] is plan->items[place[i]]; SIZE_MAX: a repeat */
+	const struct ec2_image_list *family_list;
+};
+
+static int by_snapshot(const void *a, const void *b)
 {
-	for (size_t i = 0; i < plan->count; i++)
-		if (plan->items[i].action == IMAGE_PRUNER_DELETE &&
-		    !strcmp(plan->items[i].image->id, id))
-			return true;
-	return false;
+	const struct snap_use *x = a, *y = b;
+	int c = strcmp(x->snapshot, y->snapshot);
+
+	if (c)
+		return c;
+	return x->image < y->image ? -1 : x->image > y->image;
 }
 
-/* An image of `list` that stays (is not deleted) and uses the snapshot. */
-static const struct ec2_image *staying_user(const struct ec2_image_list *list,
-					    const struct image_pruner_plan *plan,
-					    const char *snapshot)
+static int by_string(const void *a, const void *b)
 {
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void snap_index_build(struct snap_index *ix, const struct ec2_image_list *list)
+{
+	size_t n = 0;
+
 	for (size_t i = 0; list && i < list->count; i++)
-		if (has_snapshot(&list->items[i], snapshot) &&
-		    !planned_for_deletion(plan, list->items[i].id))
-			return &list->items[i];
+		n += list->items[i].snapshot_count;
+	ix->uses = xcalloc(n + 1, sizeof(*ix->uses));
+	ix->count = 0;
+	for (size_t i = 0; list && i < list->count; i++)
+		for (size_t j = 0; j < list->items[i].snapshot_count; j++) {
+			const char *snap = list->items[i].snapshot_ids[j];
+			if (snap && *snap)
+				ix->uses[ix->count++] = (struct snap_use){ snap, &list->items[i] };
+		}
+	qsort(ix->uses, ix->count, sizeof(*ix->uses), by_snapshot);
+}
+
+/* The uses of snapshot: [*first, *end) */
+static void snap_index_find(const struct snap_index *ix, const char *snapshot,
+			    const struct snap_use **first, const struct snap_use **end)
+{
+	size_t lo = 0, hi = ix->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ix->uses[mid].snapshot, snapshot) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = ix->uses + lo;
+	while (lo < ix->count && !strcmp(ix->uses[lo].snapshot, snapshot))
+		lo++;
+	*end = ix->uses + lo;
+}
+
+static void plan_index_build(struct plan_index *ix, const struct image_pruner_plan *plan,
+			     const struct ec2_image_list *family, const struct ec2_image_list *own)
+{
+	snap_index_build(&ix->own, own);
+	snap_index_build(&ix->family, family);
+	ix->family_list = family;
+	ix->deleted = xcalloc(plan->count + 1, sizeof(*ix->deleted));
+	ix->deleted_count = 0;
+	ix->place = xcalloc(family->count + 1, sizeof(*ix->place));
+	for (size_t i = 0; i < family->count; i++)
+		ix->place[i] = SIZE_MAX;
+	for (size_t i = 0; i < plan->count; i++) {
+		ix->place[plan->items[i].image - family->items] = i;
+		if (plan->items[i].action == IMAGE_PRUNER_DELETE)
+			ix->deleted[ix->deleted_count++] = plan->items[i].image->id;
+	}
+	qsort(ix->deleted, ix->deleted_count, sizeof(*ix->deleted), by_string);
+}
+
+static void plan_index_release(struct plan_index *ix)
+{
+	free(ix->own.uses);
+	free(ix->family.uses);
+	free(ix->deleted);
+	free(ix->place);
+}
+
+static bool planned_for_deletion(const struct plan_index *ix, const char *id)
+{
+	return bsearch(&id, ix->deleted, ix->deleted_count, sizeof(*ix->deleted), by_string);
+}
+
+/* The first image of a listing (in its order) that stays and uses the snapshot. */
+static const struct ec2_image *staying_user(const struct snap_index *uses,
+					    const struct plan_index *ix, const char *snapshot)
+{
+	const struct snap_use *u, *end;
+
+	for (snap_index_find(uses, snapshot, &u, &end); u < end; u++)
+		if (!planned_for_deletion(ix, u->image->id))
+			return u->image;
 	return NULL;
+}
+
+/* The last deletion of the plan after `at` whose image uses the snapshot, or NULL. */
+static const struct ec2_image *later_deleter(const struct image_pruner_plan *plan,
+					     const struct plan_index *ix, size_t at,
+					     const char *snapshot)
+{
+	const struct snap_use *u, *end;
+	size_t last = SIZE_MAX;
+
+	for (snap_index_find(&ix->family, snapshot, &u, &end); u < end; u++) {
+		size_t p = ix->place[u->image - ix->family_list->items];
+		if (p != SIZE_MAX && p > at && plan->items[p].action == IMAGE_PRUNER_DELETE &&
+		    (last == SIZE_MAX || p > last))
+			last = p;
+	}
+	return last == SIZE_MAX ? NULL : plan->items[last].image;
 }
 
 /* "instance i-1 (alice); launch template devbox ...; and 2 more" */
@@ -545,8 +659,7 @@ static char *uses_of(const struct id_note_list *in_use, const char *id)
 }
 
 /* Which of a deleted image's snapshots go, and which stay and why. */
-static void plan_snapshots(struct image_pruner_plan *plan, size_t at,
-			   const struct ec2_image_list *family, const struct ec2_image_list *own)
+static void plan_snapshots(struct image_pruner_plan *plan, size_t at, const struct plan_index *ix)
 {
 	struct image_pruner_decision *d = &plan->items[at];
 
@@ -558,20 +671,11 @@ static void plan_snapshots(struct image_pruner_plan *plan, size_t at,
 		if (!snap || !*snap || id_list_has(&d->snapshots, snap) ||
 		    id_note_list_find(&d->shared_snapshots, snap))
 			continue;
-		if ((user = staying_user(own, plan, snap)) ||
-		    (user = staying_user(family, plan, snap))) {
+		if ((user = staying_user(&ix->own, ix, snap)) ||
+		    (user = staying_user(&ix->family, ix, snap)))
 			buf_appendf(&why, "also used by %s", user->id);
-		} else {
-			for (size_t j = plan->count; j-- > at + 1;) {
-				const struct image_pruner_decision *later = &plan->items[j];
-				if (later->action == IMAGE_PRUNER_DELETE &&
-				    has_snapshot(later->image, snap)) {
-					buf_appendf(&why, "goes with %s, which also uses it",
-						    later->image->id);
-					break;
-				}
-			}
-		}
+		else if ((user = later_deleter(plan, ix, at, snap)))
+			buf_appendf(&why, "goes with %s, which also uses it", user->id);
 		if (why.len)
 			id_note_list_add(&d->shared_snapshots, snap, buf_cstr(&why));
 		else
@@ -580,24 +684,37 @@ static void plan_snapshots(struct image_pruner_plan *plan, size_t at,
 	}
 }
 
+/* by id, then by place in the listing: the first of repeated ids sorts first */
+static int by_id_then_place(const void *a, const void *b)
+{
+	const struct ec2_image *x = *(const struct ec2_image *const *)a;
+	const struct ec2_image *y = *(const struct ec2_image *const *)b;
+	int c = strcmp(x->id, y->id);
+
+	if (c)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
 void image_pruner_plan(const struct ec2_image_list *family, const struct ec2_image_list *own,
 		       const struct id_note_list *in_use, size_t keep_count,
 		       struct image_pruner_plan *out)
 {
 	const struct ec2_image **sorted = xcalloc(family->count + 1, sizeof(*sorted));
+	struct plan_index ix;
 	size_t n = 0, kept = 0;
 	int64_t oldest_kept = 0;
 
 	/* 0 would delete the whole family; init refuses it, and so does the plan */
 	if (keep_count < IMAGE_PRUNER_MIN_KEEP)
 		keep_count = IMAGE_PRUNER_MIN_KEEP;
-	for (size_t i = 0; i < family->count; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = !strcmp(sorted[j]->id, family->items[i].id);
-		if (!dup)
-			sorted[n++] = &family->items[i];
-	}
+	/* an image listed twice is planned once (its first listing) */
+	for (size_t i = 0; i < family->count; i++)
+		sorted[i] = &family->items[i];
+	qsort(sorted, family->count, sizeof(*sorted), by_id_then_place);
+	for (size_t i = 0; i < family->count; i++)
+		if (!n || strcmp(sorted[n - 1]->id, sorted[i]->id))
+			sorted[n++] = sorted[i];
 	qsort(sorted, n, sizeof(*sorted), newest_first);
 
 	out->count = n;
@@ -630,9 +747,11 @@ void image_pruner_plan(const struct ec2_image_list *family, const struct ec2_ima
 		buf_release(&reason);
 	}
 	/* every deletion is decided: now which snapshots no remaining image needs */
+	plan_index_build(&ix, out, family, own);
 	for (size_t i = 0; i < n; i++)
 		if (out->items[i].action == IMAGE_PRUNER_DELETE)
-			plan_snapshots(out, i, family, own);
+			plan_snapshots(out, i, &ix);
+	plan_index_release(&ix);
 	free(sorted);
 }
 
@@ -750,7 +869,7 @@ static struct image_pruner_deleted *record_deleted(struct image_pruner_result *r
 static const char *refused_user(const struct image_pruner_plan *plan, const struct id_list *refused,
 				const char *snapshot)
 {
-	for (size_t i = 0; i < plan->count; i++) {
+	for (size_t i = 0; refused->count && i < plan->count; i++) {
 		const struct ec2_image *image = plan->items[i].image;
 		if (id_list_has(refused, image->id) && has_snapshot(image, snapshot))
 			return image->id;

@@ -584,6 +584,68 @@ static void test_inputs_matter(void **state)
 	buf_release(&out);
 }
 
+/*
+ * A key cache gives the same signatures as deriving every time, through a
+ * sequence that hits it, misses it on each input of the key (region,
+ * service, day, secret) and comes back; the AWS suite through one cache too.
+ */
+static void test_key_cache(void **state)
+{
+	static const struct sigv4_header h[] = {
+		{ "Host", "example.amazonaws.com" },
+		{ "X-Amz-Date", "20150830T123600Z" },
+	};
+	struct sigv4_request req = {
+		.method = "GET", .path = "/",
+		.headers = h, .header_count = ARRAY_SIZE(h),
+	};
+	struct aws_credentials other = suite_credentials;
+	struct sigv4_key_cache cache = { 0 };
+	struct buf cached = BUF_INIT, fresh = BUF_INIT;
+	static const int steps[] = { -1, -1, 0, 0, -1, 1, -1, 2, 2, -1, 3, 3, -1, 4, -1 };
+	unsigned char zero[sizeof(cache)];
+
+	(void)state;
+	other.secret_access_key = (char *)"another secret";
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		struct sigv4_request r = req;
+		struct sigv4_params p = {
+			.region = "us-east-1", .service = "service",
+			.credentials = &suite_credentials, .now = SUITE_TIME,
+		};
+		switch (steps[i]) {
+		case 0: p.region = "eu-west-1"; break;
+		case 1: p.service = "ec2"; break;
+		case 2: p.now = SUITE_TIME + 86400; break;	/* the next day */
+		case 3: p.credentials = &other; break;		/* same scope, new secret */
+		case 4: r.body = view_from("x"); break;
+		}
+		buf_reset(&fresh);
+		sigv4_authorization(&r, &p, &fresh);
+		p.key_cache = &cache;
+		buf_reset(&cached);
+		sigv4_authorization(&r, &p, &cached);
+		assert_string_equal(buf_cstr(&cached), buf_cstr(&fresh));
+		assert_non_null(strstr(buf_cstr(&cached), cache.scope));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(suite); i++) {
+		struct sigv4_request r = suite_request(&suite[i]);
+		struct sigv4_params p = {
+			.region = "us-east-1", .service = "service",
+			.credentials = &suite_credentials, .now = SUITE_TIME,
+			.key_cache = &cache,
+		};
+		buf_reset(&cached);
+		sigv4_authorization(&r, &p, &cached);
+		assert_string_equal(buf_cstr(&cached), suite[i].authz);
+	}
+	sigv4_key_cache_wipe(&cache);
+	memset(zero, 0, sizeof(zero));
+	assert_memory_equal(&cache, zero, sizeof(cache));
+	buf_release(&cached);
+	buf_release(&fresh);
+}
+
 static void test_credentials_release(void **state)
 {
 	struct aws_credentials c = {
@@ -624,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_header_values),
 		cmocka_unit_test(test_header_grouping),
 		cmocka_unit_test(test_inputs_matter),
+		cmocka_unit_test(test_key_cache),
 		cmocka_unit_test(test_credentials_release),
 	};
 	int failed = 0;
