@@ -186,6 +186,11 @@ $(BUILD)/bench/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(
 	$(Q)$(CC) -static -Wl,--gc-sections -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
 endef
 $(foreach f,$(BENCH_FUNCTIONS),$(eval $(call bench_rules,$(f))))
+# the bench's floor: the least a runtime can do, to measure the apparatus itself
+$(BUILD)/bench/floor: bench/floor.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) -std=c17 -O2 -D_GNU_SOURCE $(WARN) -static -o $@ $<
 
 # what bench/run.py needs besides our binaries: boto3 (the reference) and valgrind
 bench-deps:
@@ -224,12 +229,12 @@ test: all tools asan nss-trap dyn unit $(FUZZ_BINS) $(BUILD)/bench/scaler_sim $(
 demo: all
 	$(PYTHON) tests/demo/demo.py --build $(BUILD)
 
-bench: $(BUILD)/bench/scaler_sim $(foreach f,$(BENCH_FUNCTIONS),$(BUILD)/$(f)/bootstrap $(BUILD)/$(f).zip $(BUILD)/bench/$(f)/bootstrap) bench-deps
+bench: $(BUILD)/bench/scaler_sim $(BUILD)/bench/floor $(foreach f,$(BENCH_FUNCTIONS),$(BUILD)/$(f)/bootstrap $(BUILD)/$(f).zip $(BUILD)/bench/$(f)/bootstrap) bench-deps
 	$(BUILD)/bench/scaler_sim --check
 	$(PYTHON) bench/run.py --build $(BUILD)
 
 # the smoke test of bench/run.py (tests/integration/test_bench.py) runs the reference
-test: bench-deps $(foreach f,$(BENCH_FUNCTIONS),$(BUILD)/bench/$(f)/bootstrap)
+test: bench-deps $(BUILD)/bench/floor $(foreach f,$(BENCH_FUNCTIONS),$(BUILD)/bench/$(f)/bootstrap)
 
 check-static: all
 	@for b in $(BOOTSTRAPS); do ldd $$b 2>&1 | grep -q 'not a dynamic executable' || { echo "$$b is not static"; exit 1; }; done

@@ -79,9 +79,10 @@ def test_process_figures(warm):
 
 
 def test_cold_starts_and_report(build, warm, tmp_path):
+    require(str(build / 'bench' / 'floor'))
     cold = bench.cold_starts(build, 1, lambda msg: None)
     for fn in bench.FUNCTIONS:
-        for side in ('ours', 'reference'):
+        for side in ('ours', 'reference', 'floor'):
             c = cold[fn][side]
             assert len(c['first_next_ms']) == 1
             assert 0 < c['first_next_ms'][0] <= c['first_done_ms'][0]
@@ -91,6 +92,9 @@ def test_cold_starts_and_report(build, warm, tmp_path):
     text = bench.report(data)
     for heading in ('## Cold start', '## A warm invocation', '## Deployment zip', '## Targets'):
         assert heading in text
+    # the floor's own table, and the net ratio in the to-the-response target
+    assert '| function | floor: to /next / to the response (median) |' in text
+    assert 'net of the floor, the lowest ratio is' in text
     for fn in bench.FUNCTIONS:
         assert f'| {fn} |' in text
         assert data['zips'][fn]['reference'] > 0
