@@ -13,8 +13,8 @@ The chroot tests need root (they are skipped otherwise).
 """
 
 import json
-import re
 import os
+import re
 import shutil
 import struct
 import subprocess
