@@ -6,7 +6,8 @@
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (180) each
 #   make bench      the scaler's day-of-CI simulator (bench/scaler_sim), then ours vs. a
 #                   Python + boto3 reference (bench/run.py: writes bench/RESULTS.md, README)
-#   make deps       fetch and build third-party libraries (run automatically)
+#   make deps       fetch and build third-party code: a trimmed static OpenSSL, libcurl,
+#                   cJSON (scripts/deps.sh; run automatically)
 #   make clean      remove build/ (keeps nothing)
 
 CC       ?= gcc
@@ -37,7 +38,13 @@ CPPFLAGS := -D_GNU_SOURCE -DDEVCLOUD_VERSION='"$(VERSION)"' -Icommon -Iruntime -
 CFLAGS   := -std=c17 -O2 -ffunction-sections -fdata-sections $(WARN)
 # cJSON is third-party code: built without our -Werror policy
 CJSON_CFLAGS := -std=c17 -O2 -ffunction-sections -fdata-sections -w
+# OpenSSL: the static bootstraps (and every other -static link) take the trimmed
+# libssl.a/libcrypto.a scripts/deps.sh builds, by path; the ASan, fuzz and dyn builds
+# link Debian's dynamic libssl/libcrypto (-lssl -lcrypto, no -L to the prefix). Every
+# build compiles against the trimmed headers in $(PREFIX)/include.
 LIBS     := $(PREFIX)/lib/libcurl.a -lcares -lssl -lcrypto -lexpat -lz -lpthread -lm
+STATIC_LIBS := $(PREFIX)/lib/libcurl.a -lcares $(PREFIX)/lib/libssl.a $(PREFIX)/lib/libcrypto.a \
+            -lexpat -lz -lpthread -lm
 STATIC_LDFLAGS := -static -s -Wl,--gc-sections
 NSS_TRAP := $(foreach f,getaddrinfo gethostbyname gethostbyname_r getservbyname getservbyname_r \
             getservbyport getservbyport_r getpwnam getpwnam_r getpwuid getpwuid_r dlopen dlsym,-Wl,--wrap=$(f))
@@ -94,14 +101,14 @@ define function_rules
 $(BUILD)/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ)
 	@mkdir -p $$(dir $$@)
 	$(call say,LD,$$@)
-	$(Q)$(CC) $(STATIC_LDFLAGS) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
+	$(Q)$(CC) $(STATIC_LDFLAGS) -o $$@ $$^ $(STATIC_LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
 	@grep -v -e 'statically linked applications requires at runtime' -e 'in function' $$@.link.log | sed 's/^/    /' || true
 
 # the same binary with glibc's NSS and dlopen trapped (see tests/support/nss_trap.c)
 $(BUILD)/nss-trap/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ) $(OBJ)/tests/support/nss_trap.o
 	@mkdir -p $$(dir $$@)
 	$(call say,LD,$$@)
-	$(Q)$(CC) $(STATIC_LDFLAGS) $(NSS_TRAP) -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
+	$(Q)$(CC) $(STATIC_LDFLAGS) $(NSS_TRAP) -o $$@ $$^ $(STATIC_LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
 
 $(BUILD)/$(1).zip: $(BUILD)/$(1)/bootstrap scripts/zip.py
 	$(call say,ZIP,$$@)
@@ -155,7 +162,7 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(UNIT_HELPERS) $(wildcard tests/unit/*.h)
 $(BUILD)/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Ifunctions $(STATIC_LDFLAGS) -o $@ $^ $(LIBS) 2> $@.link.log || { cat $@.link.log; exit 1; }
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Ifunctions $(STATIC_LDFLAGS) -o $@ $^ $(STATIC_LIBS) 2> $@.link.log || { cat $@.link.log; exit 1; }
 
 $(BUILD)/asan/tools/%: tests/tools/%.c $(ASAN_COMMON_OBJ)
 	@mkdir -p $(dir $@)
@@ -183,7 +190,7 @@ define bench_rules
 $(BUILD)/bench/$(1)/bootstrap: $(patsubst %.c,$(OBJ)/%.o,$(wildcard functions/$(1)/*.c)) $(COMMON_OBJ)
 	@mkdir -p $$(dir $$@)
 	$(call say,LD,$$@)
-	$(Q)$(CC) -static -Wl,--gc-sections -o $$@ $$^ $(LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
+	$(Q)$(CC) -static -Wl,--gc-sections -o $$@ $$^ $(STATIC_LIBS) 2> $$@.link.log || { cat $$@.link.log; exit 1; }
 endef
 $(foreach f,$(BENCH_FUNCTIONS),$(eval $(call bench_rules,$(f))))
 # the bench's floor: the least a runtime can do, to measure the apparatus itself

@@ -14,6 +14,7 @@ The chroot tests need root (they are skipped otherwise).
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -390,7 +391,9 @@ def test_tls_refusal_is_not_retried(pki, server_cert, client_ca):
 # 5. glibc's NSS and dlopen are never reached
 # --------------------------------------------------------------------------
 
-TRAP_MESSAGE = "nss_trap: getaddrinfo was called"
+# A wrapper stays in the binary only when something still calls the function it wraps
+# (--gc-sections drops the others): c-ares's getservbyname and getservbyport_r do.
+TRAP_MESSAGE = re.compile(r"nss_trap: \w+ was called in a static build")
 
 
 def _strings(path):
@@ -403,7 +406,7 @@ def _strings(path):
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_nss_trap_build_has_the_wrappers(fn):
     trap = _require(BUILD / "nss-trap" / fn / "bootstrap")
-    assert TRAP_MESSAGE in _strings(trap), f"{trap} was linked without the NSS trap"
+    assert TRAP_MESSAGE.search(_strings(trap)), f"{trap} was linked without the NSS trap"
     assert "nss_trap:" not in _strings(_bootstrap(fn)), "the release bootstrap has the trap"
 
 
