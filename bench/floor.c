@@ -1,8 +1,13 @@
 /*
  * floor.c - the least a Lambda runtime can do, to measure the bench's own
- * apparatus: GET /next, one HTTP request to the AWS endpoint
- * (AWS_ENDPOINT_URL, an emulator on this machine), POST an empty result,
- * GET /next again (and wait there, as a function between invocations does).
+ * apparatus: GET /next, the AWS requests of FLOOR_REQUESTS (made and signed
+ * in advance by bench/run.py: the very calls the function's no-op run makes)
+ * sent as they are on one connection to AWS_ENDPOINT_URL (an emulator on
+ * this machine), POST an empty result, GET /next again (and wait there, as
+ * a function between invocations does). Without FLOOR_REQUESTS it sends one
+ * "GET /".
+ *
+ * FLOOR_REQUESTS is a file of requests, each as "<length>\n<bytes>".
  *
  * No TLS, no signing, no parsing beyond the headers: what bench/run.py
  * measures for it is the time of the fork, the exec and the two local
@@ -85,6 +90,41 @@ static void receive(int fd, char *buf, size_t size)
 	}
 }
 
+/* Sends each request of the file (or "GET /") and reads its answer. */
+static void call_aws(int fd, const char *path, char *buf, size_t size)
+{
+	static char requests[1 << 16];
+	size_t len = 0, at = 0;
+	FILE *f;
+
+	if (!path || !*path) {
+		send_all(fd, "GET / HTTP/1.1\r\nHost: aws\r\n\r\n");
+		receive(fd, buf, size);
+		return;
+	}
+	f = fopen(path, "rb");
+	if (!f)
+		die("cannot open FLOOR_REQUESTS");
+	len = fread(requests, 1, sizeof(requests) - 1, f);
+	fclose(f);
+	requests[len] = '\0';
+	while (at < len) {
+		char *end;
+		unsigned long n = strtoul(requests + at, &end, 10);
+		char saved;
+
+		if (*end != '\n' || n > len - (size_t)(end + 1 - requests))
+			die("FLOOR_REQUESTS is not <length>\\n<bytes>...");
+		at = (size_t)(end + 1 - requests);
+		saved = requests[at + n];
+		requests[at + n] = '\0';
+		send_all(fd, requests + at);
+		requests[at + n] = saved;
+		receive(fd, buf, size);
+		at += n;
+	}
+}
+
 int main(void)
 {
 	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
@@ -104,8 +144,7 @@ int main(void)
 		die("no request id");
 
 	aws = dial(endpoint + 7);
-	send_all(aws, "GET / HTTP/1.1\r\nHost: aws\r\nConnection: close\r\n\r\n");
-	receive(aws, buf, sizeof(buf));
+	call_aws(aws, getenv("FLOOR_REQUESTS"), buf, sizeof(buf));
 	close(aws);
 
 	snprintf(request, sizeof(request),

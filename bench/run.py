@@ -292,11 +292,73 @@ def pct(values, p):
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+class _Captured(Exception):
+    """Raised by the before-send hook: the request is made and signed, not sent."""
+
+
+def signed_requests(aws, env, calls):
+    """The raw HTTP/1.1 bytes of each call ({service, action, params} as the
+    emulator logged them), made and signed now by botocore with the
+    function's credentials: what the floor sends in its place."""
+    import botocore.config
+    import botocore.session
+    from botocore import xform_name
+    out = []
+    session = botocore.session.Session()
+    for call in calls:
+        client = session.create_client(
+            call['service'], region_name=aws.region, endpoint_url=aws.url,
+            aws_access_key_id=env['AWS_ACCESS_KEY_ID'],
+            aws_secret_access_key=env['AWS_SECRET_ACCESS_KEY'],
+            aws_session_token=env.get('AWS_SESSION_TOKEN'),
+            config=botocore.config.Config(retries={'max_attempts': 1}))
+        grabbed = []
+
+        def grab(request, **_):
+            grabbed.append(request)
+            raise _Captured()
+        client.meta.events.register('before-send', grab)
+        # params botocore 1.29 does not know (the emulator's model overlay) are left out
+        op = client.meta.service_model.operation_model(call['action'])
+        params = {k: v for k, v in (call.get('params') or {}).items()
+                  if k in op.input_shape.members}
+        try:
+            getattr(client, xform_name(call['action']))(**params)
+        except _Captured:
+            pass
+        req = grabbed[0]
+        body = req.body or b''
+        body = body.encode() if isinstance(body, str) else body
+        path = req.url.split('://', 1)[1]
+        path = path[path.index('/'):] if '/' in path else '/'
+        head = [f'{req.method} {path} HTTP/1.1', f'Host: {req.url.split("/")[2]}']
+        head += [f'{k}: {v.decode() if isinstance(v, bytes) else v}'
+                 for k, v in req.headers.items() if k.lower() != 'host']
+        head.append(f'Content-Length: {len(body)}')
+        raw = ('\r\n'.join(head) + '\r\n\r\n').encode() + body
+        out.append(raw)
+    return out
+
+
+def floor_requests(build, aws, env, fn, path):
+    """Writes the signed requests of the function's no-op run (one run of
+    ours, through the emulator's call log) to path, for the floor."""
+    aws.clear_calls()
+    subprocess.run([str(build / fn / 'bootstrap'), '--event', '-'], input=b'{}', env=env,
+                   capture_output=True, timeout=60, check=True)
+    calls = [c for c in aws.calls() if c.get('status') == 200]
+    with open(path, 'wb') as f:
+        for raw in signed_requests(aws, env, calls):
+            f.write(b'%d\n' % len(raw) + raw)
+    return len(calls)
+
+
 def cold_starts(build, runs, log):
     """Cold starts of ours and the reference, alternating; with them, when it
     is built, the floor (bench/floor.c: a static client that only does the
-    Runtime API exchange and one HTTP request to the emulator), the part of
-    every figure that is the bench's own fork, exec and emulators."""
+    Runtime API exchange and sends the function's own no-op AWS requests,
+    signed in advance), the part of every figure that is the bench's own
+    fork, exec and emulators."""
     out = {}
     floor = (build / 'bench' / 'floor').exists()
     with harness.AwsEmu(state={}, page_size=PAGE_SIZE) as aws:
@@ -305,14 +367,21 @@ def cold_starts(build, runs, log):
             figures = {'ours': [], 'reference': []}
             if floor:
                 figures['floor'] = []
+                requests = tempfile.NamedTemporaryFile(prefix=f'floor-{fn}-', delete=False)
+                requests.close()
+                floor_requests(build, aws, env, fn, requests.name)
+                floor_env = dict(env, FLOOR_REQUESTS=requests.name)
             for n in range(runs):
                 sides = ['ours', 'reference'] if n % 2 == 0 else ['reference', 'ours']
                 for side in sides + (['floor'] if floor else []):
-                    r = run_process(command(side, fn, build), env, [{}], timeout_s=60)
+                    r = run_process(command(side, fn, build), floor_env if side == 'floor' else env,
+                                    [{}], timeout_s=60)
                     if r['results'][0]['kind'] != 'response':
                         raise RuntimeError(f'{side} {fn}: no-op invocation failed: '
                                            f'{r["results"][0]}\n{r["logs"][-2000:]}')
                     figures[side].append(r)
+            if floor:
+                os.unlink(requests.name)
             out[fn] = {side: {
                 'first_next_ms': [r['first_next_ms'] for r in rs],
                 'first_done_ms': [r['first_done_ms'] for r in rs],
@@ -483,9 +552,11 @@ def report(data):
         if all('floor' in cold[fn] for fn in FUNCTIONS):
             L += ['', 'The bench\'s own part of these figures, measured in the same runs: '
                   '`bench/floor.c`, a static client that does only the Runtime API exchange '
-                  'and one HTTP request to the AWS emulator (no TLS, no signing, no parsing). '
-                  'Its times are the fork, the exec and the two emulators\' answers, which '
-                  'both sides pay; net of them, what remains is each side\'s own time.', '',
+                  'and sends the very AWS requests the function\'s no-op run makes (signed '
+                  'in advance by the bench with botocore; no TLS, no signing, no parsing of '
+                  'its own). Its times are the fork, the exec and the two emulators\' '
+                  'answers, which both sides pay; net of them, what remains is each side\'s '
+                  'own time.', '',
                   '| function | floor: to /next / to the response (median) | net to /next, '
                   'ours / reference | ratio | net to the response, ours / reference | ratio |',
                   '|---|---|---|---|---|---|']

@@ -116,3 +116,23 @@ def test_callgrind_counts(build):
     for fn in bench.FUNCTIONS:
         assert counts[fn]['instructions'] > 1000
         assert counts[fn]['top'] and all(n > 0 for n, _ in counts[fn]['top'])
+
+
+def test_floor_sends_the_functions_own_calls(build, tmp_path):
+    """The floor's AWS requests are the ones the function's no-op run makes,
+    and the emulator accepts them (a refused request would make the floor
+    look cheaper than the calls it stands for)."""
+    require(str(build / 'bench' / 'floor'))
+    for fn in bench.FUNCTIONS:
+        with bench.harness.AwsEmu(state={}, page_size=bench.PAGE_SIZE) as aws:
+            env = bench.lambda_env(aws, fn)
+            n = bench.floor_requests(build, aws, env, fn, str(tmp_path / fn))
+            ours = [c['action'] for c in aws.calls()]
+            aws.clear_calls()
+            r = bench.run_process([str(build / 'bench' / 'floor')],
+                                  dict(env, FLOOR_REQUESTS=str(tmp_path / fn)), [{}])
+            floor = aws.calls()
+            assert n == len(ours) >= 1
+            assert [c['action'] for c in floor] == ours
+            assert all(c['status'] == 200 for c in floor), floor
+            assert r['results'][0]['kind'] == 'response'
