@@ -11,6 +11,7 @@
 #ifndef XML_H
 #define XML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -23,6 +24,7 @@ struct xml_node {
 	struct xml_node *first_child;
 	struct xml_node *last_child;
 	struct xml_node *next;	/* next sibling */
+	bool in_arena;		/* a streamed item's: freed with its item, all at once */
 };
 
 /*
