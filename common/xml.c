@@ -22,6 +22,23 @@
  */
 #define ARENA_CHUNK 16384
 
+/* Under ASan, the unused part of a chunk is poisoned: an overrun is caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define arena_poison(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define arena_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define arena_poison(p, n) ((void)(p), (void)(n))
+#define arena_unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
 struct arena_chunk {
 	struct arena_chunk *next;
 	size_t size, used;
@@ -46,9 +63,11 @@ static void *arena_alloc(struct arena *a, size_t size)
 		c->used = 0;
 		c->next = a->chunks;
 		a->chunks = c;
+		arena_poison(c->data, cap);
 	}
 	c->used += size;
 	a->allocated += size;
+	arena_unpoison((char *)c->data + c->used - size, size);
 	return (char *)c->data + c->used - size;
 }
 
@@ -59,11 +78,14 @@ static void arena_reset(struct arena *a)
 
 	while (c && c->next) {
 		struct arena_chunk *next = c->next;
+		arena_unpoison(c->data, c->size);
 		free(c);
 		c = next;
 	}
-	if (c)
+	if (c) {
 		c->used = 0;
+		arena_poison(c->data, c->size);
+	}
 	a->chunks = c;
 	a->allocated = 0;
 }
@@ -71,6 +93,8 @@ static void arena_reset(struct arena *a)
 static void arena_release(struct arena *a)
 {
 	arena_reset(a);
+	if (a->chunks)
+		arena_unpoison(a->chunks->data, a->chunks->size);
 	free(a->chunks);
 	a->chunks = NULL;
 }
