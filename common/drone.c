@@ -24,10 +24,7 @@ struct drone_client {
 	struct buf token;	/* a secret: wiped on free */
 	int max_attempts;
 	int64_t base_backoff_ms;
-	http_transport_fn transport;
-	void *transport_ctx;
-	struct http_client *own_http;
-	struct aws_clock clock;
+	struct webcall_link link;
 };
 
 /* ---- the client ---- */
@@ -87,15 +84,7 @@ int drone_client_new(const struct drone_client_options *opts, struct drone_clien
 	c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : DRONE_DEFAULT_MAX_ATTEMPTS;
 	c->base_backoff_ms = opts->base_backoff_ms > 0 ? opts->base_backoff_ms
 						       : DRONE_DEFAULT_BASE_BACKOFF_MS;
-	if (opts->transport) {
-		c->transport = opts->transport;
-		c->transport_ctx = opts->transport_ctx;
-	} else {
-		c->own_http = http_client_new();
-		c->transport = http_transport_curl;
-		c->transport_ctx = c->own_http;
-	}
-	c->clock = opts->clock ? *opts->clock : *aws_clock_real();
+	webcall_link_init(&c->link, opts->transport, opts->transport_ctx, opts->clock);
 	*out = c;
 	return 0;
 }
@@ -106,7 +95,7 @@ void drone_client_free(struct drone_client *c)
 		return;
 	buf_release_secret(&c->token);
 	buf_release(&c->queue_url);
-	http_client_free(c->own_http);
+	webcall_link_release(&c->link);
 	free(c);
 }
 
@@ -341,7 +330,7 @@ static enum webcall_outcome read_once(void *ctx, int64_t timeout_ms, int *err, b
 
 	*throttled = false;
 	*wait_ms = -1;
-	*err = c->transport(c->transport_ctx, &req, &resp, &transport_msg);
+	*err = c->link.transport(c->link.transport_ctx, &req, &resp, &transport_msg);
 	if (*err) {
 		buf_appends(reason, "cannot read the Drone queue: ");
 		append_safe(reason, c, buf_view(&transport_msg));
@@ -398,7 +387,7 @@ int drone_get_queue(struct drone_client *c, int64_t deadline_ms, struct drone_qu
 		.max_retry_after_ms = DRONE_MAX_RETRY_AFTER_MS,
 	};
 	struct read r = { c, out };
-	int err = webcall_run(&policy, &c->clock, deadline_ms, read_once, &r, errmsg);
+	int err = webcall_run(&policy, &c->link.clock, deadline_ms, read_once, &r, errmsg);
 
 	if (err)
 		drone_queue_release(out);

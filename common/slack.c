@@ -37,10 +37,7 @@ struct slack_client {
 	size_t path_offset;	/* where the path (the secret part) starts in url */
 	int max_attempts;
 	int64_t base_backoff_ms;
-	http_transport_fn transport;
-	void *transport_ctx;
-	struct http_client *own_http;
-	struct aws_clock clock;
+	struct webcall_link link;
 };
 
 /* ---- the webhook URL ---- */
@@ -82,15 +79,7 @@ int slack_client_new(const struct slack_client_options *opts, struct slack_clien
 	c->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : SLACK_DEFAULT_MAX_ATTEMPTS;
 	c->base_backoff_ms = opts->base_backoff_ms > 0 ? opts->base_backoff_ms
 						       : SLACK_DEFAULT_BASE_BACKOFF_MS;
-	if (opts->transport) {
-		c->transport = opts->transport;
-		c->transport_ctx = opts->transport_ctx;
-	} else {
-		c->own_http = http_client_new();
-		c->transport = http_transport_curl;
-		c->transport_ctx = c->own_http;
-	}
-	c->clock = opts->clock ? *opts->clock : *aws_clock_real();
+	webcall_link_init(&c->link, opts->transport, opts->transport_ctx, opts->clock);
 	*out = c;
 	return 0;
 }
@@ -100,7 +89,7 @@ void slack_client_free(struct slack_client *c)
 	if (!c)
 		return;
 	buf_release_secret(&c->url);
-	http_client_free(c->own_http);
+	webcall_link_release(&c->link);
 	free(c);
 }
 
@@ -160,7 +149,7 @@ static enum webcall_outcome send_once(void *ctx, int64_t timeout_ms, int *err, b
 
 	*throttled = false;
 	*wait_ms = -1;
-	*err = c->transport(c->transport_ctx, &req, &resp, &transport_msg);
+	*err = c->link.transport(c->link.transport_ctx, &req, &resp, &transport_msg);
 	if (*err) {
 		buf_appends(reason, "cannot post to Slack: ");
 		append_safe_line(reason, c, buf_view(&transport_msg));
@@ -222,7 +211,7 @@ int slack_post(struct slack_client *c, const cJSON *payload, int64_t deadline_ms
 	if (!body)
 		abort();	/* cJSON fails only when out of memory */
 	post.body = view_from(body);
-	err = webcall_run(&policy, &c->clock, deadline_ms, send_once, &post, errmsg);
+	err = webcall_run(&policy, &c->link.clock, deadline_ms, send_once, &post, errmsg);
 	cJSON_free(body);
 	return err;
 }

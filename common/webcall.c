@@ -317,3 +317,24 @@ out:
 	buf_release(&reason);
 	return err;
 }
+
+void webcall_link_init(struct webcall_link *l, http_transport_fn transport, void *transport_ctx,
+		       const struct aws_clock *clock)
+{
+	if (transport) {
+		l->transport = transport;
+		l->transport_ctx = transport_ctx;
+		l->own_http = NULL;
+	} else {
+		l->own_http = http_client_new();
+		l->transport = http_transport_curl;
+		l->transport_ctx = l->own_http;
+	}
+	l->clock = clock ? *clock : *aws_clock_real();
+}
+
+void webcall_link_release(struct webcall_link *l)
+{
+	http_client_free(l->own_http);
+	l->own_http = NULL;
+}

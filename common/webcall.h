@@ -84,6 +84,22 @@ int webcall_run(const struct webcall_policy *policy, const struct aws_clock *clo
 		int64_t deadline_ms, webcall_attempt_fn attempt, void *ctx,
 		struct buf *errmsg) WARN_UNUSED;
 
+/*
+ * How a client reaches its service: the caller's transport (a test's), or
+ * its own libcurl client; and its clock (the real one by default).
+ */
+struct webcall_link {
+	http_transport_fn transport;
+	void *transport_ctx;
+	struct http_client *own_http;	/* NULL when the transport is the caller's */
+	struct aws_clock clock;
+};
+
+/* transport NULL: an own libcurl client; clock NULL: the real clock. */
+void webcall_link_init(struct webcall_link *l, http_transport_fn transport, void *transport_ctx,
+		       const struct aws_clock *clock);
+void webcall_link_release(struct webcall_link *l);
+
 /* Retry-After in seconds (the delta form); false when missing or unreadable. */
 struct http_response;
 bool webcall_retry_after_ms(const struct http_response *resp, int64_t *ms);
